@@ -1,0 +1,33 @@
+/*
+ * The contract between the host side (src/vmm, src/image) and the guest kernel.
+ * One definition: src/abi/index.ts mirrors these values and a test keeps the two in sync.
+ * Bump UNIKIT_ABI_VERSION whenever a value or a meaning below changes.
+ */
+#ifndef UNIKIT_ABI_H
+#define UNIKIT_ABI_H
+
+#define UNIKIT_ABI_VERSION 1
+
+/* I/O ports the guest writes. */
+#define UNIKIT_PORT_STDOUT 0x3f8    /* 8250 COM1: the program's fd 1, raw bytes */
+#define UNIKIT_PORT_STDERR 0x2f8    /* 8250 COM2: the program's fd 2, raw bytes */
+#define UNIKIT_PORT_KLOG 0xe9       /* isa-debugcon: kernel log, text lines */
+#define UNIKIT_PORT_EXIT 0xf4       /* isa-debug-exit, iosize 4: ends the VM */
+
+/* Statuses `unikit run` exits with besides the program's own 0..255. */
+#define UNIKIT_STATUS_HOST_ERROR 125  /* unikit or QEMU failed, or the kernel panicked */
+#define UNIKIT_STATUS_LOAD_ERROR 126  /* the kernel could not load the program */
+#define UNIKIT_STATUS_SIGNAL_BASE 128 /* the program died of signal N: 128 + N */
+
+/* Kernel log markers: lines that start with '@' are for the host, not the user. */
+#define UNIKIT_MARK_ENTERING "@entering-program"   /* the first user instruction is next */
+#define UNIKIT_MARK_EXIT "@exit"                   /* "@exit <status> <reason>" */
+/* reasons of "@exit" */
+#define UNIKIT_EXIT_REASON_EXIT "exit"        /* the program called exit/exit_group */
+#define UNIKIT_EXIT_REASON_SIGNAL "signal"    /* the program faulted: status = 128 + signal */
+#define UNIKIT_EXIT_REASON_LOAD "load-error"  /* status = 126 */
+#define UNIKIT_EXIT_REASON_PANIC "panic"      /* status = 125 */
+/* Lines that start with "unikit: " are messages for the user (the host shows them on stderr). */
+#define UNIKIT_KLOG_USER_PREFIX "unikit: "
+
+#endif
