@@ -1,0 +1,35 @@
+/*
+ * The filesystem's surface for the rest of the kernel (kernel/fs/). The tree is a RAM
+ * filesystem built from the initrd's cpio archive; /tmp always exists. Files packed in the
+ * initrd keep pointing into the initrd until first written (copy on write).
+ */
+#ifndef FS_H
+#define FS_H
+
+#include "kernel.h"
+
+struct file;   /* an open file description (shared by dup'ed descriptors) */
+struct inode;
+
+/* Builds / from a cpio "newc" archive. Returns 0 or -errno (-EINVAL: malformed archive, with a
+ * "unikit: " line naming the problem). Creates /tmp when the archive lacks it. */
+long fs_init(const void *cpio, size_t len);
+
+/* Installs fd 0 (reads end-of-file), fd 1 (console stream 1) and fd 2 (console stream 2). */
+void fs_setup_stdio(void);
+
+/* Sets the working directory (cwd= on the command line) and the path /proc/self/exe reads. */
+long fs_chdir_kernel(const char *path);
+void fs_set_exe_path(const char *path);
+
+/* Reads a whole regular file for the ELF loader: on success *data points at its bytes (valid
+ * until the file is next written) and *size is its length. Returns 0 or -errno. */
+long fs_map_file(const char *path, const void **data, size_t *size);
+
+/* For mmap of a file: the open file behind fd, or NULL (EBADF). file_read_at() copies up to n
+ * bytes at offset off into kernel memory; returns the count or -errno (-EACCES when fd is not
+ * a regular file opened for reading, -ENODEV when it is not a regular file). */
+struct file *fd_get(int fd);
+long file_read_at(struct file *f, void *kbuf, size_t n, uint64_t off);
+
+#endif
