@@ -1,0 +1,115 @@
+/*
+ * PVH entry. QEMU loads this ELF at its physical addresses and jumps to pvh_start in 32-bit
+ * protected mode, paging off, with %ebx pointing at the hvm_start_info. We switch to long mode
+ * with static page tables that map the first GiB three times: identity (only until we jump
+ * high), the kernel image window at KERNEL_VMA, and the direct map at DIRECT_MAP_BASE.
+ */
+#include "layout.h"
+#define KERNEL_STACK_BYTES 16384
+
+#define PTE_P 0x1
+#define PTE_W 0x2
+#define PTE_PS 0x80
+
+    .section .note.pvh, "a"
+    .p2align 2
+    .long 4                 /* name size */
+    .long 4                 /* desc size */
+    .long 18                /* XEN_ELFNOTE_PHYS32_ENTRY */
+    .asciz "Xen"
+    .long pvh_start
+
+    .section .boot.text, "ax"
+    .code32
+    .globl pvh_start
+pvh_start:
+    cli
+    cld
+    mov %ebx, boot_start_info
+    lea boot_stack_top, %esp
+
+    /* PAE, then the page tables, then long mode (EFER.LME), then paging. */
+    mov %cr4, %eax
+    or $0x20, %eax
+    mov %eax, %cr4
+    lea boot_pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $0x100, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80010001, %eax     /* PG | WP | PE */
+    mov %eax, %cr0
+
+    lgdt boot_gdt_desc
+    ljmp $0x08, $boot64
+
+    .code64
+boot64:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    movabs $high64, %rax
+    jmp *%rax
+
+    .text
+high64:
+    movabs $kernel_stack_top, %rsp
+    xor %ebp, %ebp
+    mov boot_start_info(%rip), %edi
+    call kmain
+1:  hlt
+    jmp 1b
+
+    .section .boot.data, "aw"
+    .p2align 12
+boot_pml4:
+    .quad boot_pdpt_low + (PTE_P | PTE_W)
+    .fill PML4_INDEX_DIRECT - 1, 8, 0
+    .quad boot_pdpt_direct + (PTE_P | PTE_W)
+    .fill 511 - PML4_INDEX_DIRECT - 1, 8, 0
+    .quad boot_pdpt_kernel + (PTE_P | PTE_W)
+
+boot_pdpt_low:
+    .quad boot_pd + (PTE_P | PTE_W)
+    .fill 511, 8, 0
+boot_pdpt_direct:
+    .quad boot_pd + (PTE_P | PTE_W)
+    .fill 511, 8, 0
+boot_pdpt_kernel:
+    .fill 510, 8, 0
+    .quad boot_pd + (PTE_P | PTE_W)
+    .quad 0
+boot_pd:
+    .set i, 0
+    .rept 512
+    .quad (i << 21) + (PTE_P | PTE_W | PTE_PS)
+    .set i, i + 1
+    .endr
+
+    .p2align 3
+boot_gdt:
+    .quad 0
+    .quad 0x00209a0000000000    /* 64-bit code */
+    .quad 0x0000920000000000    /* data */
+boot_gdt_desc:
+    .word boot_gdt_desc - boot_gdt - 1
+    .long boot_gdt
+    .globl boot_start_info
+boot_start_info:
+    .long 0
+    .p2align 4
+    .fill 256, 1, 0
+boot_stack_top:
+
+    .bss
+    .p2align 12
+    .globl kernel_stack_top
+kernel_stack_bottom:
+    .skip KERNEL_STACK_BYTES
+kernel_stack_top:

@@ -1,0 +1,131 @@
+/*
+ * CPU setup: the GDT with the segment order syscall/sysret require, a TSS for the stack the CPU
+ * switches to on traps from the program, the IDT, the syscall MSRs, and FPU/SSE/AVX state so
+ * that unmodified programs (glibc picks AVX2 string functions from CPUID and XCR0) just work.
+ */
+#include "cpu.h"
+#include "x86.h"
+
+struct cpu_features cpu;
+
+struct __attribute__((packed)) tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3, iomap_base;
+};
+
+struct __attribute__((packed)) idt_entry {
+    uint16_t offset_lo, selector;
+    uint8_t ist, type_attr;
+    uint16_t offset_mid;
+    uint32_t offset_hi, reserved;
+};
+
+struct __attribute__((packed)) table_ptr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+static uint64_t gdt[7];
+static struct tss tss;
+static struct idt_entry idt[256];
+static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+extern const char trap_stubs[];   /* 256 stubs of 16 bytes (arch/entry.S) */
+extern char kernel_stack_top[];
+extern char syscall_entry[];
+
+static void gdt_init(void) {
+    gdt[0] = 0;
+    gdt[1] = 0x00209a0000000000;   /* kernel code, 64-bit */
+    gdt[2] = 0x0000920000000000;   /* kernel data */
+    gdt[3] = 0x0000f20000000000;   /* user data (DPL 3): sysret takes SS from here */
+    gdt[4] = 0x0020fa0000000000;   /* user code, 64-bit (DPL 3) */
+    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
+    gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
+             (((base >> 24) & 0xff) << 56);
+    gdt[6] = base >> 32;
+
+    tss.rsp[0] = (uint64_t)kernel_stack_top;
+    tss.ist[0] = (uint64_t)double_fault_stack + sizeof double_fault_stack;
+    tss.iomap_base = sizeof tss;    /* no I/O bitmap: the program may not touch ports */
+
+    struct table_ptr p = {sizeof gdt - 1, (uint64_t)gdt};
+    __asm__ volatile("lgdt %0\n"
+                     "pushq $0x08\n"
+                     "leaq 1f(%%rip), %%rax\n"
+                     "pushq %%rax\n"
+                     "lretq\n"
+                     "1:\n"
+                     "mov $0x10, %%ax\n"
+                     "mov %%ax, %%ds\n"
+                     "mov %%ax, %%es\n"
+                     "mov %%ax, %%ss\n"
+                     "ltr %w1\n"
+                     :
+                     : "m"(p), "r"((uint16_t)SEL_TSS)
+                     : "rax", "memory");
+}
+
+static void idt_init(void) {
+    for (int v = 0; v < 256; v++) {
+        uint64_t a = (uint64_t)trap_stubs + 16 * (uint64_t)v;
+        idt[v] = (struct idt_entry){
+            .offset_lo = (uint16_t)a,
+            .selector = SEL_KERNEL_CODE,
+            .ist = v == 8 ? 1 : 0,
+            .type_attr = 0x8e,     /* present, DPL 0, interrupt gate */
+            .offset_mid = (uint16_t)(a >> 16),
+            .offset_hi = (uint32_t)(a >> 32),
+        };
+    }
+    struct table_ptr p = {sizeof idt - 1, (uint64_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(p));
+}
+
+static void features_init(void) {
+    struct cpuid l1 = cpuid(1, 0);
+    cpu.hwcap = l1.edx;
+    cpu.xsave = l1.ecx & (1u << 26);
+    cpu.avx = l1.ecx & (1u << 28);
+    cpu.rdrand = l1.ecx & (1u << 30);
+    cpu.nx = cpuid(0x80000000, 0).eax >= 0x80000001 && (cpuid(0x80000001, 0).edx & (1u << 20));
+    cpu.fsgsbase = cpuid(7, 0).ebx & 1;
+}
+
+static void fpu_init(void) {
+    uint64_t cr0 = read_cr0();
+    cr0 &= ~((1ULL << 2) | (1ULL << 3));  /* EM, TS */
+    cr0 |= (1ULL << 1) | (1ULL << 5);     /* MP, NE */
+    write_cr0(cr0);
+    uint64_t cr4 = read_cr4() | (1ULL << 9) | (1ULL << 10);   /* OSFXSR, OSXMMEXCPT */
+    if (cpu.xsave)
+        cr4 |= 1ULL << 18;                                     /* OSXSAVE */
+    write_cr4(cr4);
+    if (cpu.xsave) {
+        /* x87, SSE, AVX and the AVX-512 states, as far as the CPU has them. */
+        uint64_t supported = cpuid(0xd, 0).eax;
+        cpu.xcr0 = supported & 0xe7;
+        if (!(cpu.xcr0 & 4) || !cpu.avx)
+            cpu.xcr0 &= 3;
+        __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)cpu.xcr0), "d"((uint32_t)(cpu.xcr0 >> 32)));
+    }
+    uint32_t mxcsr = 0x1f80;
+    __asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
+}
+
+void cpu_init(void) {
+    features_init();
+    gdt_init();
+    idt_init();
+    fpu_init();
+    uint64_t efer = rdmsr(MSR_EFER) | EFER_SCE;
+    if (cpu.nx)
+        efer |= EFER_NXE;
+    wrmsr(MSR_EFER, efer);
+    wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)SEL_KERNEL_CODE << 32));
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_SFMASK, 0x47700);   /* IF, TF, DF, NT, AC cleared on entry */
+}

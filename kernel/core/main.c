@@ -1,0 +1,101 @@
+/*
+ * Boot: from the PVH start_info to the program's first instruction. Memory first (everything
+ * else allocates), then the CPU tables, the command line, clocks, randomness, the root
+ * filesystem, the program. A problem with the program ends the VM with status 126.
+ */
+#include "clock.h"
+#include "cmdline.h"
+#include "cpu.h"
+#include "fs.h"
+#include "loader.h"
+#include "mm.h"
+#include "process.h"
+#include "pvh.h"
+#include "random.h"
+#include "unikit_abi.h"
+#include "vm.h"
+
+extern char _kernel_end[];
+
+#define MAX_RANGES 32
+
+struct boot_info {
+    const char *cmdline;
+    const void *initrd;
+    size_t initrd_len;
+};
+
+static void add(struct phys_range *r, int *n, uint64_t start, uint64_t len) {
+    if (*n < MAX_RANGES && len)
+        r[(*n)++] = (struct phys_range){ALIGN_DOWN(start, PAGE_SIZE), ALIGN_UP(start + len, PAGE_SIZE)};
+}
+
+/* Reads the start_info and hands the RAM that nothing uses to the page allocator. */
+static struct boot_info memory_from_start_info(uint32_t start_info_pa) {
+    const struct hvm_start_info *si = phys_to_virt(start_info_pa);
+    if (si->magic != PVH_START_MAGIC)
+        panic("not booted through PVH (start_info magic %x)", si->magic);
+    if (si->version < 1 || !si->memmap_entries)
+        panic("the PVH start_info has no memory map (version %u)", si->version);
+
+    struct phys_range ram[MAX_RANGES], reserved[MAX_RANGES];
+    int nram = 0, nres = 0;
+    const struct hvm_memmap_entry *mm = phys_to_virt(si->memmap_paddr);
+    for (uint32_t i = 0; i < si->memmap_entries; i++)
+        if (mm[i].type == PVH_MEMMAP_RAM && nram < MAX_RANGES)
+            ram[nram++] = (struct phys_range){mm[i].addr, mm[i].addr + mm[i].size};
+
+    struct boot_info bi = {.cmdline = si->cmdline_paddr ? phys_to_virt(si->cmdline_paddr) : ""};
+    add(reserved, &nres, 0x100000, (uint64_t)_kernel_end - KERNEL_VMA - 0x100000);
+    add(reserved, &nres, start_info_pa, sizeof *si);
+    add(reserved, &nres, si->memmap_paddr, si->memmap_entries * sizeof *mm);
+    if (si->cmdline_paddr)
+        add(reserved, &nres, si->cmdline_paddr, strlen(bi.cmdline) + 1);
+    if (si->nr_modules) {
+        const struct hvm_modlist_entry *mod = phys_to_virt(si->modlist_paddr);
+        add(reserved, &nres, si->modlist_paddr, sizeof *mod);
+        add(reserved, &nres, mod->paddr, mod->size);
+        bi.initrd = phys_to_virt(mod->paddr);
+        bi.initrd_len = mod->size;
+    }
+    mm_init(ram, nram, reserved, nres);
+    return bi;
+}
+
+static noreturn void load_error(void) { vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD); }
+
+noreturn void kmain(uint32_t start_info_pa) {
+    struct boot_info bi = memory_from_start_info(start_info_pa);
+    cpu_init();
+    vm_init();
+
+    struct boot_config cfg;
+    if (!cmdline_parse(bi.cmdline, &cfg))
+        load_error();
+    klog_verbose = cfg.verbose;
+    clock_init(cfg.tsc_khz, cfg.realtime_ns);
+    random_init(cfg.seed, cfg.have_seed ? sizeof cfg.seed : 0, cpu.rdrand);
+    if (klog_verbose)
+        kprintf("unikit: %lu KiB free, initrd %lu bytes, program %s\n", mm_free_pages() * 4, bi.initrd_len,
+                cfg.prog);
+
+    if (!bi.initrd) {
+        kprintf("unikit: no initrd: the image has no root filesystem\n");
+        load_error();
+    }
+    if (fs_init(bi.initrd, bi.initrd_len))
+        load_error();
+    fs_setup_stdio();
+    if (cfg.cwd && fs_chdir_kernel(cfg.cwd)) {
+        kprintf("unikit: cannot change to the working directory %s\n", cfg.cwd);
+        load_error();
+    }
+    fs_set_exe_path(cfg.prog);
+
+    struct loaded_program prog;
+    if (load_program(&cfg, &prog))
+        load_error();
+    memory_init(prog.brk_start);
+    kprintf(UNIKIT_MARK_ENTERING "\n");
+    enter_user(prog.entry, prog.stack_pointer);
+}

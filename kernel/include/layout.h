@@ -1,0 +1,10 @@
+/* The kernel's virtual address layout, shared by C and assembly. */
+#ifndef LAYOUT_H
+#define LAYOUT_H
+
+#define KERNEL_VMA 0xffffffff80000000      /* kernel image: phys + KERNEL_VMA */
+#define DIRECT_MAP_BASE 0xffff888000000000 /* all of RAM: phys + DIRECT_MAP_BASE */
+#define PML4_INDEX_DIRECT 273              /* (DIRECT_MAP_BASE >> 39) & 511 */
+#define USER_TOP 0x0000800000000000        /* the program's half ends here */
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * The syscall table: Linux x86-64 numbers to handlers, and the dispatcher the entry code
+ * calls. A number with no handler returns -ENOSYS and is named once on the console. Calls that
+ * are correct as no-ops in a one-process VM are listed as ignored, so coverage is one read.
+ */
+#include "cpu.h"
+#include "syscall_names.h"
+#include "syscall_numbers.h"
+#include "syscalls.h"
+
+struct syscall_entry {
+    uint8_t nargs;
+    union {
+        long (*f0)(void);
+        long (*f1)(long);
+        long (*f2)(long, long);
+        long (*f3)(long, long, long);
+        long (*f4)(long, long, long, long);
+        long (*f5)(long, long, long, long, long);
+        long (*f6)(long, long, long, long, long, long);
+    };
+};
+
+#define IGNORED 7
+#define S(n, name) [NR_##name] = {n, .f##n = sys_##name}
+#define IGNORE(name) [NR_##name] = {IGNORED, .f0 = NULL}
+
+static const struct syscall_entry table[SYSCALL_NAMES_LEN] = {
+    /* files.c */
+    S(3, read), S(3, write), S(3, readv), S(3, writev), S(4, pread64), S(4, pwrite64), S(3, open),
+    S(4, openat), S(2, creat), S(1, close), S(3, lseek), S(2, fstat), S(2, stat), S(2, lstat),
+    S(4, newfstatat), S(5, statx), S(3, getdents64), S(2, access), S(3, faccessat), S(4, faccessat2),
+    S(3, readlink), S(4, readlinkat), S(2, getcwd), S(1, chdir), S(1, fchdir), S(3, fcntl), S(1, dup),
+    S(2, dup2), S(3, dup3), S(1, pipe), S(2, pipe2), S(3, ioctl), S(2, mkdir), S(3, mkdirat), S(1, rmdir),
+    S(1, unlink), S(3, unlinkat), S(2, rename), S(4, renameat), S(5, renameat2), S(2, ftruncate),
+    S(2, truncate), S(1, fsync), S(1, fdatasync), S(4, sendfile), S(2, symlink), S(2, chmod), S(2, fchmod),
+    S(4, utimensat), S(2, statfs), S(2, fstatfs), S(3, poll), S(3, close_range),
+    /* memory.c */
+    S(6, mmap), S(2, munmap), S(3, mprotect), S(5, mremap), S(3, madvise), S(1, brk),
+    /* process.c */
+    S(1, exit), S(1, exit_group), S(2, arch_prctl), S(1, set_tid_address), S(2, set_robust_list),
+    S(4, rseq), S(4, prlimit64), S(2, getrlimit), S(2, setrlimit), S(1, uname), S(1, sysinfo), S(0, getpid),
+    S(0, getppid), S(0, gettid), S(0, getuid), S(0, geteuid), S(0, getgid), S(0, getegid), S(0, getpgrp),
+    S(1, getpgid), S(2, setpgid), S(1, getsid), S(1, umask), S(3, getrandom), S(0, sched_yield),
+    S(3, sched_getaffinity), S(4, rt_sigaction), S(4, rt_sigprocmask), S(2, sigaltstack), S(6, futex),
+    S(2, kill), S(3, tgkill), S(2, getgroups), S(5, prctl), S(2, getrusage), S(1, times), S(4, wait4),
+    /* time.c */
+    S(2, clock_gettime), S(2, clock_getres), S(4, clock_nanosleep), S(2, nanosleep), S(2, gettimeofday),
+    S(1, time),
+    /* No-ops that are right for one program alone in its VM. */
+    IGNORE(sync), IGNORE(syncfs), IGNORE(mlock), IGNORE(munlock), IGNORE(mlockall), IGNORE(munlockall),
+    IGNORE(fadvise64), IGNORE(sched_setaffinity), IGNORE(setpriority), IGNORE(membarrier),
+};
+
+long last_syscall = -1;
+static uint8_t reported[SYSCALL_NAMES_LEN / 8];
+
+static long not_implemented(long nr) {
+    bool known = nr >= 0 && nr < SYSCALL_NAMES_LEN;
+    if (!known || !(reported[nr / 8] & (1u << (nr % 8)))) {
+        if (known)
+            reported[nr / 8] |= (uint8_t)(1u << (nr % 8));
+        const char *name = known && syscall_names[nr] ? syscall_names[nr] : "unknown";
+        kprintf("unikit: syscall %ld (%s) is not implemented\n", nr, name);
+    }
+    return -ENOSYS;
+}
+
+void syscall_dispatch(struct regs *r) {
+    long nr = (long)r->rax;
+    last_syscall = nr;
+    const struct syscall_entry *e = nr >= 0 && nr < SYSCALL_NAMES_LEN ? &table[nr] : NULL;
+    long a0 = (long)r->rdi, a1 = (long)r->rsi, a2 = (long)r->rdx, a3 = (long)r->r10, a4 = (long)r->r8,
+         a5 = (long)r->r9;
+    long ret;
+    if (!e || (!e->f0 && e->nargs != IGNORED))
+        ret = not_implemented(nr);
+    else switch (e->nargs) {
+    case 0: ret = e->f0(); break;
+    case 1: ret = e->f1(a0); break;
+    case 2: ret = e->f2(a0, a1); break;
+    case 3: ret = e->f3(a0, a1, a2); break;
+    case 4: ret = e->f4(a0, a1, a2, a3); break;
+    case 5: ret = e->f5(a0, a1, a2, a3, a4); break;
+    case 6: ret = e->f6(a0, a1, a2, a3, a4, a5); break;
+    default: ret = 0; break;   /* IGNORED */
+    }
+    r->rax = (uint64_t)ret;
+}

@@ -1,0 +1,228 @@
+/*
+ * The ELF loader for static programs (ET_EXEC, and ET_DYN without an interpreter: static-PIE),
+ * and the initial stack Linux gives a new program: argc, argv, envp, auxv, and the strings and
+ * random bytes they point at. Every check the host's `unikit build` makes is made again here,
+ * since an image can be run without it.
+ */
+#include "loader.h"
+#include "cpu.h"
+#include "fs.h"
+#include "vm.h"
+
+#define PT_LOAD 1
+#define PT_INTERP 3
+#define PT_PHDR 6
+#define PT_GNU_STACK 0x6474e551
+#define PF_X 1
+#define PF_W 2
+#define PF_R 4
+#define ET_EXEC 2
+#define ET_DYN 3
+#define PIE_BASE 0x555555554000UL   /* where Linux puts a static-PIE without ASLR */
+
+struct elf64_ehdr {
+    uint8_t ident[16];
+    uint16_t type, machine;
+    uint32_t version;
+    uint64_t entry, phoff, shoff;
+    uint32_t flags;
+    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct elf64_phdr {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+enum auxv_type {
+    AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7, AT_FLAGS = 8,
+    AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16,
+    AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
+};
+
+static long fail(const char *prog, const char *what) {
+    kprintf("unikit: cannot run %s: %s\n", prog, what);
+    return -ENOEXEC;
+}
+
+static int prot_of(uint32_t pflags) {
+    return (pflags & PF_R ? PROT_READ : 0) | (pflags & PF_W ? PROT_WRITE : 0) | (pflags & PF_X ? PROT_EXEC : 0);
+}
+
+/* Copies file bytes to a user address, page by page through the kernel's view of each page. */
+static bool copy_into(uint64_t va, const uint8_t *src, size_t n) {
+    while (n) {
+        uint8_t *dst = vm_page(va);
+        if (!dst)
+            return false;
+        size_t chunk = MIN(n, PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+        memcpy(dst, src, chunk);
+        va += chunk, src += chunk, n -= chunk;
+    }
+    return true;
+}
+
+static long check_header(const char *prog, const uint8_t *data, size_t size, const struct elf64_ehdr **eh) {
+    const struct elf64_ehdr *h = (const void *)data;
+    if (size < 4 || memcmp(data, "\x7f" "ELF", 4))
+        return fail(prog, "not an ELF file");
+    if (size < sizeof *h)
+        return fail(prog, "truncated ELF header");
+    if (h->ident[4] != 2)
+        return fail(prog, "32-bit ELF: only x86-64 programs run");
+    if (h->ident[5] != 1 || h->machine != 62)
+        return fail(prog, "not an x86-64 ELF");
+    if (h->type != ET_EXEC && h->type != ET_DYN)
+        return fail(prog, "not an executable ELF (type is neither EXEC nor DYN)");
+    if (h->phentsize != sizeof(struct elf64_phdr) || h->phnum == 0)
+        return fail(prog, "ELF has no usable program headers");
+    if (h->phoff > size || (size - h->phoff) / sizeof(struct elf64_phdr) < h->phnum)
+        return fail(prog, "truncated ELF: program headers lie past the end of the file");
+    *eh = h;
+    return 0;
+}
+
+static long load_segments(const char *prog, const uint8_t *data, size_t size, const struct elf64_ehdr *h,
+                          uint64_t base, uint64_t *top, uint64_t *phdr_va) {
+    const struct elf64_phdr *ph = (const void *)(data + h->phoff);
+    *top = 0;
+    *phdr_va = 0;
+    for (int i = 0; i < h->phnum; i++) {
+        if (ph[i].type == PT_INTERP)
+            return fail(prog, "dynamically linked: not supported yet; link it statically");
+        if (ph[i].type == PT_PHDR)
+            *phdr_va = base + ph[i].vaddr;
+    }
+    for (int i = 0; i < h->phnum; i++) {
+        const struct elf64_phdr *p = &ph[i];
+        if (p->type != PT_LOAD || p->memsz == 0)
+            continue;
+        if (p->filesz > p->memsz || p->offset > size || size - p->offset < p->filesz)
+            return fail(prog, "truncated ELF: a segment lies past the end of the file");
+        uint64_t start = base + p->vaddr, end = start + p->memsz;
+        if (end < start || start < MMAP_BOTTOM || end > MMAP_TOP)
+            return fail(prog, "a segment lies outside the program's address range");
+        for (int j = 0; j < i; j++) {
+            const struct elf64_phdr *q = &ph[j];
+            if (q->type == PT_LOAD && q->memsz && p->vaddr < q->vaddr + q->memsz && q->vaddr < p->vaddr + p->memsz)
+                return fail(prog, "ELF segments overlap");
+        }
+        /* Neighbouring segments may share a page: that page gets both permissions. */
+        uint64_t pstart = ALIGN_DOWN(start, PAGE_SIZE), pend = ALIGN_UP(end, PAGE_SIZE);
+        struct vma *shared = vm_find(pstart);
+        if (shared) {
+            if (vm_protect(pstart, pstart + PAGE_SIZE, shared->prot | prot_of(p->flags)))
+                return -ENOMEM;
+            pstart += PAGE_SIZE;
+        }
+        if (pstart < pend) {
+            if (!vm_range_free(pstart, pend))
+                return fail(prog, "ELF segments overlap");
+            if (vm_insert(pstart, pend, prot_of(p->flags), VMA_IMAGE))
+                return -ENOMEM;
+        }
+        if (!copy_into(start, data + p->offset, p->filesz)) {
+            kprintf("unikit: not enough memory to load %s (%lu KiB free); raise --mem\n", prog,
+                    mm_free_pages() * 4);
+            return -ENOMEM;
+        }
+        /* Touch the bss pages so a short memory is reported now, not as a fault later. */
+        for (uint64_t va = ALIGN_UP(start + p->filesz, PAGE_SIZE); va < end; va += PAGE_SIZE)
+            if (!vm_page(va)) {
+                kprintf("unikit: not enough memory to load %s (%lu KiB free); raise --mem\n", prog,
+                        mm_free_pages() * 4);
+                return -ENOMEM;
+            }
+        if (!*phdr_va && h->phoff >= p->offset && h->phoff - p->offset < p->filesz)
+            *phdr_va = start + (h->phoff - p->offset);
+        *top = MAX(*top, end);
+    }
+    if (!*top)
+        return fail(prog, "ELF has no loadable segment");
+    return 0;
+}
+
+/* Writes the initial stack below STACK_TOP; returns the program's starting stack pointer. */
+static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *h, uint64_t base,
+                        uint64_t phdr_va, uint64_t *sp_out) {
+    if (vm_insert(STACK_TOP - USER_STACK_SIZE, STACK_TOP, PROT_READ | PROT_WRITE, VMA_STACK))
+        return -ENOMEM;
+    uint64_t sp = STACK_TOP;
+    /* Strings first, at the top. */
+    uint64_t *argv_va = kmalloc(sizeof(uint64_t) * (size_t)(cfg->argc + cfg->envc + 2));
+    if (!argv_va)
+        return -ENOMEM;
+    uint64_t *envp_va = argv_va + cfg->argc + 1;
+#define PUSH_BYTES(ptr, len) \
+    do { sp -= (len); if (!copy_into(sp, (const uint8_t *)(ptr), (len))) return -ENOMEM; } while (0)
+    PUSH_BYTES(cfg->prog, strlen(cfg->prog) + 1);
+    uint64_t execfn = sp;
+    for (int i = cfg->envc - 1; i >= 0; i--) {
+        PUSH_BYTES(cfg->envp[i], strlen(cfg->envp[i]) + 1);
+        envp_va[i] = sp;
+    }
+    for (int i = cfg->argc - 1; i >= 0; i--) {
+        PUSH_BYTES(cfg->argv[i], strlen(cfg->argv[i]) + 1);
+        argv_va[i] = sp;
+    }
+    PUSH_BYTES("x86_64", 7);
+    uint64_t platform = sp;
+    uint8_t rnd[16];
+    random_bytes(rnd, sizeof rnd);
+    sp = ALIGN_DOWN(sp, 16);
+    PUSH_BYTES(rnd, sizeof rnd);
+    uint64_t random_va = sp;
+
+    uint64_t auxv[][2] = {
+        {AT_PHDR, phdr_va}, {AT_PHENT, sizeof(struct elf64_phdr)}, {AT_PHNUM, h->phnum},
+        {AT_PAGESZ, PAGE_SIZE}, {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, base + h->entry},
+        {AT_UID, 0}, {AT_EUID, 0}, {AT_GID, 0}, {AT_EGID, 0}, {AT_SECURE, 0},
+        {AT_RANDOM, random_va}, {AT_HWCAP, cpu.hwcap}, {AT_HWCAP2, 0}, {AT_CLKTCK, 100},
+        {AT_EXECFN, execfn}, {AT_PLATFORM, platform}, {AT_NULL, 0},
+    };
+    size_t words = 1 + (size_t)cfg->argc + 1 + (size_t)cfg->envc + 1 + 2 * ARRAY_LEN(auxv);
+    sp = ALIGN_DOWN(sp - words * 8, 16);   /* argc must sit on a 16-byte boundary */
+    uint64_t at = sp;
+#define PUT(v) do { uint64_t w_ = (v); if (!copy_into(at, (const uint8_t *)&w_, 8)) return -ENOMEM; at += 8; } while (0)
+    PUT((uint64_t)cfg->argc);
+    for (int i = 0; i < cfg->argc; i++)
+        PUT(argv_va[i]);
+    PUT(0);
+    for (int i = 0; i < cfg->envc; i++)
+        PUT(envp_va[i]);
+    PUT(0);
+    for (size_t i = 0; i < ARRAY_LEN(auxv); i++) {
+        PUT(auxv[i][0]);
+        PUT(auxv[i][1]);
+    }
+#undef PUT
+#undef PUSH_BYTES
+    kfree(argv_va);
+    *sp_out = sp;
+    return 0;
+}
+
+long load_program(const struct boot_config *cfg, struct loaded_program *out) {
+    const void *file;
+    size_t size;
+    long err = fs_map_file(cfg->prog, &file, &size);
+    if (err) {
+        kprintf("unikit: cannot run %s: %s\n", cfg->prog,
+                err == -ENOENT ? "no such file in the image" : "cannot read the file");
+        return err;
+    }
+    const struct elf64_ehdr *h;
+    if ((err = check_header(cfg->prog, file, size, &h)))
+        return err;
+    uint64_t base = h->type == ET_DYN ? PIE_BASE : 0, top, phdr_va;
+    if ((err = load_segments(cfg->prog, file, size, h, base, &top, &phdr_va)))
+        return err;
+    if ((err = build_stack(cfg, h, base, phdr_va, &out->stack_pointer))) {
+        if (err == -ENOMEM)
+            kprintf("unikit: not enough memory for %s's stack; raise --mem\n", cfg->prog);
+        return err;
+    }
+    out->entry = base + h->entry;
+    out->brk_start = ALIGN_UP(top, PAGE_SIZE);
+    return 0;
+}

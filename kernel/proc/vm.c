@@ -1,0 +1,269 @@
+/*
+ * The program's address space. Areas are kept in one sorted list (programs have a few dozen);
+ * page tables are 4-level with 4 KiB pages for the program, reached through the direct map.
+ */
+#include "vm.h"
+#include "cpu.h"
+#include "mm.h"
+#include "x86.h"
+
+#define PTE_P (1ULL << 0)
+#define PTE_W (1ULL << 1)
+#define PTE_U (1ULL << 2)
+#define PTE_NX (1ULL << 63)
+#define PTE_ADDR 0x000ffffffffff000ULL
+
+static struct vma *areas;
+static uint64_t *pml4;
+
+void vm_init(void) {
+    pml4 = phys_to_virt(read_cr3() & PTE_ADDR);
+    pml4[0] = 0;    /* the identity map the boot stub needed */
+    write_cr3(read_cr3());
+}
+
+/* The PTE for va, creating the intermediate tables when `create`; NULL if absent. */
+static uint64_t *pte_of(uint64_t va, bool create) {
+    uint64_t *table = pml4;
+    for (int level = 3; level > 0; level--) {
+        unsigned idx = (va >> (12 + 9 * level)) & 511;
+        if (!(table[idx] & PTE_P)) {
+            if (!create)
+                return NULL;
+            void *page = page_alloc(1);
+            if (!page)
+                return NULL;
+            table[idx] = virt_to_phys(page) | PTE_P | PTE_W | PTE_U;
+        }
+        table = phys_to_virt(table[idx] & PTE_ADDR);
+    }
+    return &table[(va >> 12) & 511];
+}
+
+static uint64_t pte_flags(int prot) {
+    uint64_t f = PTE_P | PTE_U;
+    if (prot & PROT_WRITE)
+        f |= PTE_W;
+    if (!(prot & PROT_EXEC) && cpu.nx)
+        f |= PTE_NX;
+    return f;
+}
+
+struct vma *vm_find(uint64_t addr) {
+    for (struct vma *v = areas; v && v->start <= addr; v = v->next)
+        if (addr < v->end)
+            return v;
+    return NULL;
+}
+
+bool vm_range_free(uint64_t start, uint64_t end) {
+    if (start < MMAP_BOTTOM || end > USER_TOP || start >= end)
+        return false;
+    for (struct vma *v = areas; v; v = v->next)
+        if (v->start < end && start < v->end)
+            return false;
+    return true;
+}
+
+uint64_t vm_find_free(uint64_t len) {
+    uint64_t top = MMAP_TOP;
+    /* Walk the gaps from the highest down; the list is sorted upwards, so collect first. */
+    for (;;) {
+        uint64_t candidate = top - len;
+        if (len > top || candidate < MMAP_BOTTOM)
+            return 0;
+        struct vma *blocker = NULL;
+        for (struct vma *v = areas; v; v = v->next)
+            if (v->start < top && candidate < v->end)
+                blocker = v;   /* the highest area in the way */
+        if (!blocker)
+            return candidate;
+        top = blocker->start;
+    }
+}
+
+long vm_insert(uint64_t start, uint64_t end, int prot, enum vma_kind kind) {
+    struct vma *prev = NULL, *next = areas;
+    while (next && next->start < start)
+        prev = next, next = next->next;
+    /* Growing areas (brk, mremap) extend their neighbour instead of adding one each time. */
+    if (prev && prev->end == start && prev->prot == prot && prev->kind == kind) {
+        prev->end = end;
+        return 0;
+    }
+    struct vma *n = kmalloc(sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    *n = (struct vma){start, end, prot, kind, next};
+    if (prev)
+        prev->next = n;
+    else
+        areas = n;
+    return 0;
+}
+
+static void unmap_pages(uint64_t start, uint64_t end) {
+    for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+        uint64_t *pte = pte_of(va, false);
+        if (pte && (*pte & PTE_P)) {
+            page_free(phys_to_virt(*pte & PTE_ADDR), 1);
+            *pte = 0;
+            invlpg(va);
+        }
+    }
+}
+
+/* Splits the area holding addr so that an area boundary falls at addr. */
+static long split_at(uint64_t addr) {
+    struct vma *v = vm_find(addr);
+    if (!v || v->start == addr)
+        return 0;
+    struct vma *tail = kmalloc(sizeof *tail);
+    if (!tail)
+        return -ENOMEM;
+    *tail = *v;
+    tail->start = addr;
+    v->end = addr;
+    v->next = tail;
+    return 0;
+}
+
+long vm_unmap(uint64_t start, uint64_t end) {
+    long err = split_at(start);
+    if (!err)
+        err = split_at(end);
+    if (err)
+        return err;
+    struct vma **pp = &areas;
+    while (*pp) {
+        struct vma *v = *pp;
+        if (v->start >= start && v->end <= end) {
+            unmap_pages(v->start, v->end);
+            *pp = v->next;
+            kfree(v);
+        } else {
+            pp = &v->next;
+        }
+    }
+    return 0;
+}
+
+long vm_protect(uint64_t start, uint64_t end, int prot) {
+    /* Linux refuses (ENOMEM) when part of the range is not mapped. */
+    for (uint64_t a = start; a < end;) {
+        struct vma *v = vm_find(a);
+        if (!v)
+            return -ENOMEM;
+        a = v->end;
+    }
+    long err = split_at(start);
+    if (!err)
+        err = split_at(end);
+    if (err)
+        return err;
+    for (struct vma *v = areas; v; v = v->next) {
+        if (v->start < start || v->end > end)
+            continue;
+        v->prot = prot;
+        for (uint64_t va = v->start; va < v->end; va += PAGE_SIZE) {
+            uint64_t *pte = pte_of(va, false);
+            if (!pte || !(*pte & PTE_P))
+                continue;
+            if (prot == 0) {
+                /* PROT_NONE keeps the data: drop access but remember the page. */
+                *pte &= ~(PTE_U | PTE_W);
+                *pte |= cpu.nx ? PTE_NX : 0;
+            } else {
+                *pte = (*pte & PTE_ADDR) | pte_flags(prot);
+            }
+            invlpg(va);
+        }
+    }
+    return 0;
+}
+
+long vm_move(uint64_t old_start, uint64_t new_start, uint64_t len) {
+    struct vma *v = vm_find(old_start);
+    if (!v)
+        return -EFAULT;
+    int prot = v->prot;
+    enum vma_kind kind = v->kind;
+    long err = vm_insert(new_start, new_start + len, prot, kind);
+    if (err)
+        return err;
+    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+        uint64_t *from = pte_of(old_start + off, false);
+        if (!from || !(*from & PTE_P))
+            continue;
+        uint64_t *to = pte_of(new_start + off, true);
+        if (!to)
+            return -ENOMEM;
+        *to = *from;
+        *from = 0;
+        invlpg(old_start + off);
+    }
+    return vm_unmap(old_start, old_start + len);
+}
+
+static bool populate(uint64_t va, int prot) {
+    uint64_t *pte = pte_of(va, true);
+    if (!pte)
+        return false;
+    if (*pte & PTE_P) {
+        /* A page kept through PROT_NONE: give it back its access. */
+        *pte = (*pte & PTE_ADDR) | pte_flags(prot);
+        invlpg(va);
+        return true;
+    }
+    void *page = page_alloc(1);
+    if (!page)
+        return false;
+    *pte = virt_to_phys(page) | pte_flags(prot);
+    return true;
+}
+
+bool vm_fault(uint64_t addr, bool write, bool exec) {
+    if (addr >= USER_TOP)
+        return false;
+    struct vma *v = vm_find(addr);
+    if (!v || !v->prot || (write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)))
+        return false;
+    uint64_t *pte = pte_of(addr, false);
+    if (pte && (*pte & PTE_P) && (*pte & PTE_U))
+        return false;   /* present and accessible: a real protection fault */
+    if (!populate(ALIGN_DOWN(addr, PAGE_SIZE), v->prot)) {
+        kprintf("unikit: out of memory serving a page fault at %p (raise --mem)\n", (void *)addr);
+        return false;
+    }
+    return true;
+}
+
+void *vm_page(uint64_t va) {
+    uint64_t *pte = pte_of(va, true);
+    if (!pte)
+        return NULL;
+    if (!(*pte & PTE_P)) {
+        struct vma *v = vm_find(va);
+        if (!v || !populate(ALIGN_DOWN(va, PAGE_SIZE), v->prot ? v->prot : PROT_READ))
+            return NULL;
+    }
+    return (char *)phys_to_virt(*pte & PTE_ADDR) + (va & (PAGE_SIZE - 1));
+}
+
+void vm_discard(uint64_t start, uint64_t end) { unmap_pages(start, end); }
+
+/* core/user.c's view: is [u, u+n) usable by the kernel on the program's behalf? */
+bool user_range_ok(uint64_t u, size_t n, bool write) {
+    if (n == 0)
+        return true;
+    if (u + n < u || u + n > USER_TOP)
+        return false;
+    for (uint64_t va = ALIGN_DOWN(u, PAGE_SIZE); va < u + n; va += PAGE_SIZE) {
+        uint64_t *pte = pte_of(va, false);
+        if (pte && (*pte & PTE_P) && (*pte & PTE_U) && (!write || (*pte & PTE_W)))
+            continue;
+        if (!vm_fault(va, write, false))
+            return false;
+    }
+    return true;
+}
