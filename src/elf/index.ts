@@ -1,5 +1,5 @@
 /** ELF64 reading and checking for x86-64 programs. */
-export { parseElf, readElf, PT_LOAD, PT_INTERP, PT_DYNAMIC, PT_TLS, USER_ADDRESS_LIMIT } from './reader.js';
+export { parseElf, readElf, elfLoadFootprint, PT_LOAD, PT_INTERP, PT_DYNAMIC, PT_TLS, USER_ADDRESS_LIMIT } from './reader.js';
 export type { ElfProgram, ElfSegment } from './reader.js';
 export {
   ElfError, NotElfError, Elf32Error, ElfBigEndianError, NotX86_64Error, ElfTypeError, ElfHeaderError,

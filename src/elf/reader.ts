@@ -154,3 +154,25 @@ function alignDown(n: number, a: number): number {
 function alignUp(n: number, a: number): number {
   return alignDown(n + a - 1, a);
 }
+
+/**
+ * Bytes of memory the PT_LOAD segments of any ELF (32- or 64-bit, any address) occupy: the sum
+ * of their page-rounded p_memsz. For the guest kernel's own footprint, which lives in the upper
+ * half and so fails the user-program checks above. Returns undefined for a non-ELF.
+ */
+export function elfLoadFootprint(buf: Buffer): number | undefined {
+  if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const is64 = buf[4] === 2;
+  const phoff = is64 ? Number(buf.readBigUInt64LE(32)) : buf.readUInt32LE(28);
+  const phentsize = buf.readUInt16LE(is64 ? 54 : 42);
+  const phnum = buf.readUInt16LE(is64 ? 56 : 44);
+  let total = 0;
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (at + phentsize > buf.length) return undefined;
+    if (buf.readUInt32LE(at) !== PT_LOAD) continue;
+    const memsz = is64 ? Number(buf.readBigUInt64LE(at + 40)) : buf.readUInt32LE(at + 20);
+    total += alignUp(memsz, PAGE);
+  }
+  return total;
+}

@@ -1,0 +1,17 @@
+/** unikit images: kernel.elf + initrd.cpio + manifest.json, built, checked, cached and loaded. */
+export { buildImage, loadImage, isImageDir, checkEnvEntry, IMAGE_FILES } from './build.js';
+export type { BuildOptions, Image } from './build.js';
+export { cachedImage } from './cache.js';
+export type { CachedBuildOptions } from './cache.js';
+export { writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from './cpio.js';
+export type { CpioEntry } from './cpio.js';
+export { validateManifest, MANIFEST_FORMAT } from './manifest.js';
+export type { Manifest } from './manifest.js';
+export { checkMemory, smallestMemory, DEFAULT_MEMORY, MEMORY_RESERVE, MEMORY_STEP } from './memory.js';
+export type { MemoryNeeds } from './memory.js';
+export { normalizeGuestPath } from './rootfs.js';
+export type { FileSpec, PackedFile } from './rootfs.js';
+export {
+  ImageError, MissingFileError, SegmentsDontFitError, MemTooSmallError, NoKernelError, formatBytes, formatSize,
+} from './errors.js';
+export type { ImageErrorCode } from './errors.js';

@@ -1,0 +1,55 @@
+/**
+ * manifest.json: what an image holds and how to start it. Written by buildImage, read back by
+ * loadImage, `unikit run` and `unikit inspect`.
+ */
+import type { PackedFile } from './rootfs.js';
+import { ImageError } from './errors.js';
+
+export const MANIFEST_FORMAT = 1;
+
+export interface Manifest {
+  format: number;
+  /** abi/unikit_abi.h's UNIKIT_ABI_VERSION the image was built for. */
+  abi: number;
+  app: {
+    name: string;
+    /** Path of the program inside the image ("/hello"). */
+    path: string;
+    host: string;
+    sha256: string;
+    size: number;
+    kind: 'exec' | 'static-pie';
+    /** Page-aligned bytes its PT_LOAD segments cover. */
+    memorySpan: number;
+  };
+  argv: string[];
+  env: string[];
+  cwd: string;
+  /** Guest RAM in bytes. */
+  memory: number;
+  files: PackedFile[];
+  kernel: { buildId: string; size: number; footprint: number };
+  initrd: { size: number; sha256: string };
+  created: string;
+}
+
+/** Checks the shape of a parsed manifest.json; `where` names it in errors. */
+export function validateManifest(value: unknown, where: string): Manifest {
+  const bad = (what: string): never => {
+    throw new ImageError('IMAGE_BAD_MANIFEST', `${where} is not a valid unikit manifest: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null) return bad('not a JSON object');
+  const m = value as Record<string, unknown>;
+  if (m.format !== MANIFEST_FORMAT) bad(`format is ${JSON.stringify(m.format)}, this unikit reads format ${MANIFEST_FORMAT}`);
+  const app = m.app as Record<string, unknown> | undefined;
+  if (typeof app !== 'object' || app === null || typeof app.path !== 'string' || typeof app.name !== 'string') bad('app.path or app.name is missing');
+  const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  if (!isStrings(m.argv) || (m.argv as string[]).length === 0) bad('argv must be a non-empty list of strings');
+  if (!isStrings(m.env)) bad('env must be a list of strings');
+  if (typeof m.memory !== 'number' || !Number.isInteger(m.memory) || m.memory <= 0) bad('memory must be a positive whole number of bytes');
+  if (typeof m.cwd !== 'string') bad('cwd must be a string');
+  if (!Array.isArray(m.files)) bad('files must be a list');
+  const kernel = m.kernel as Record<string, unknown> | undefined;
+  if (typeof kernel !== 'object' || kernel === null || typeof kernel.buildId !== 'string') bad('kernel.buildId is missing');
+  return value as Manifest;
+}
