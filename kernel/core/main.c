@@ -73,6 +73,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     if (!cmdline_parse(bi.cmdline, &cfg))
         load_error();
     klog_verbose = cfg.verbose;
+    syscall_strict = cfg.strict;
     clock_init(cfg.tsc_khz, cfg.realtime_ns);
     random_init(cfg.seed, cfg.have_seed ? sizeof cfg.seed : 0, cpu.rdrand);
     if (klog_verbose)

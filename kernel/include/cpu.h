@@ -30,4 +30,5 @@ noreturn void enter_user(uint64_t rip, uint64_t rsp);   /* arch/entry.S */
 void trap_handler(struct regs *r);         /* arch/trap.c */
 void syscall_dispatch(struct regs *r);     /* linux/table.c */
 extern long last_syscall;                  /* linux/table.c, for fault reports */
+extern bool syscall_strict;                /* linux/table.c: the "strict" command-line flag */
 #endif

@@ -3,10 +3,12 @@
  * calls. A number with no handler returns -ENOSYS and is named once on the console. Calls that
  * are correct as no-ops in a one-process VM are listed as ignored, so coverage is one read.
  */
+#include "config.h"
 #include "cpu.h"
 #include "syscall_names.h"
 #include "syscall_numbers.h"
 #include "syscalls.h"
+#include "unikit_abi.h"
 
 struct syscall_entry {
     uint8_t nargs;
@@ -22,8 +24,9 @@ struct syscall_entry {
 };
 
 #define IGNORED 7
-#define S(n, name) [NR_##name] = {n, .f##n = sys_##name}
-#define IGNORE(name) [NR_##name] = {IGNORED, .f0 = NULL}
+/* A disabled entry is all zeros (no handler), and no reference keeps its code alive. */
+#define S(n, name) [NR_##name] = {SYSCALL_ENABLED(name) ? n : 0, .f##n = SYSCALL_ENABLED(name) ? sys_##name : NULL}
+#define IGNORE(name) [NR_##name] = {SYSCALL_ENABLED(name) ? IGNORED : 0, .f0 = NULL}
 
 static const struct syscall_entry table[SYSCALL_NAMES_LEN] = {
     /* files.c */
@@ -53,10 +56,19 @@ static const struct syscall_entry table[SYSCALL_NAMES_LEN] = {
 };
 
 long last_syscall = -1;
+bool syscall_strict;
 static uint8_t reported[SYSCALL_NAMES_LEN / 8];
 
 static long not_implemented(long nr) {
     bool known = nr >= 0 && nr < SYSCALL_NAMES_LEN;
+#ifdef UNIKIT_SPECIALIZED
+    /* The image's kernel was built for a set of syscalls; this one is outside it. */
+    if (syscall_strict) {
+        kprintf("unikit: syscall %ld (%s) is outside this image's syscall set: stopping (strict)\n", nr,
+                known && syscall_names[nr] ? syscall_names[nr] : "unknown");
+        vm_exit(UNIKIT_STATUS_SIGNAL_BASE + 31, UNIKIT_EXIT_REASON_SIGNAL);   /* SIGSYS, as seccomp would */
+    }
+#endif
     if (!known || !(reported[nr / 8] & (1u << (nr % 8)))) {
         if (known)
             reported[nr / 8] |= (uint8_t)(1u << (nr % 8));
