@@ -4,6 +4,7 @@
  * fault in the kernel is a panic with the same report.
  */
 #include "cpu.h"
+#include "lapic.h"
 #include "syscall_names.h"
 #include "unikit_abi.h"
 #include "vm.h"
@@ -58,8 +59,13 @@ static void report(const char *who, const struct regs *r) {
 }
 
 void trap_handler(struct regs *r) {
-    if (r->vector >= 32)
-        return;   /* no interrupt source is enabled yet; a stray vector is ignored */
+    if (r->vector >= 32) {
+        /* Waking from HLT is the whole job of an interrupt here; drivers poll their queues. */
+        if (r->vector != 0xff)
+            lapic_eoi();
+        irq_dispatch((unsigned)r->vector);
+        return;
+    }
     bool from_user = (r->cs & 3) == 3;
     if (r->vector == 14 && from_user && vm_fault(read_cr2(), r->error & 2, r->error & 16))
         return;

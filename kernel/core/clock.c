@@ -5,6 +5,7 @@
  * is the host's time at spawn (realtime_ns=) plus the monotonic time since.
  */
 #include "clock.h"
+#include "lapic.h"
 #include "x86.h"
 
 static uint64_t tsc_at_boot, realtime_base_ns;
@@ -82,8 +83,10 @@ uint64_t clock_monotonic_ns(void) {
 
 uint64_t clock_realtime_ns(void) { return realtime_base_ns + clock_monotonic_ns(); }
 
-/* No timer interrupt is set up yet, so a sleep waits on the TSC. */
+/* Halts until the deadline: the APIC timer wakes the CPU; any other interrupt just re-arms. */
 void clock_sleep_until(uint64_t deadline_ns) {
-    while (clock_monotonic_ns() < deadline_ns)
-        cpu_relax();
+    for (uint64_t now; (now = clock_monotonic_ns()) < deadline_ns;) {
+        lapic_timer_arm(deadline_ns - now);
+        cpu_halt_until_interrupt();
+    }
 }

@@ -7,6 +7,7 @@
 #include "cmdline.h"
 #include "cpu.h"
 #include "fs.h"
+#include "lapic.h"
 #include "loader.h"
 #include "mm.h"
 #include "process.h"
@@ -68,6 +69,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     struct boot_info bi = memory_from_start_info(start_info_pa);
     cpu_init();
     vm_init();
+    lapic_init();
 
     struct boot_config cfg;
     if (!cmdline_parse(bi.cmdline, &cfg))

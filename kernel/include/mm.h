@@ -15,4 +15,7 @@ struct phys_range { uint64_t start, end; };
 /* Sets up the page allocator from the RAM ranges, keeping the reserved ranges out of it. */
 void mm_init(const struct phys_range *ram, int nram, const struct phys_range *reserved, int nreserved);
 uint64_t mm_ram_top(void);   /* highest RAM address + 1 */
+
+/* proc/vm.c: maps device registers at phys (uncached) into the kernel; NULL without memory. */
+void *mmio_map(uint64_t phys, size_t len);
 #endif

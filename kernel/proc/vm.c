@@ -33,7 +33,7 @@ static uint64_t *pte_of(uint64_t va, bool create) {
             void *page = page_alloc(1);
             if (!page)
                 return NULL;
-            table[idx] = virt_to_phys(page) | PTE_P | PTE_W | PTE_U;
+            table[idx] = virt_to_phys(page) | PTE_P | PTE_W | (va < USER_TOP ? PTE_U : 0);
         }
         table = phys_to_virt(table[idx] & PTE_ADDR);
     }
@@ -251,6 +251,24 @@ void *vm_page(uint64_t va) {
 }
 
 void vm_discard(uint64_t start, uint64_t end) { unmap_pages(start, end); }
+
+#define PTE_PWT (1ULL << 3)
+#define PTE_PCD (1ULL << 4)
+
+/* Device pages get their own window so they never alias RAM's cached direct map. */
+void *mmio_map(uint64_t phys, size_t len) {
+    static uint64_t next = MMIO_BASE;
+    uint64_t first = ALIGN_DOWN(phys, PAGE_SIZE), end = ALIGN_UP(phys + len, PAGE_SIZE);
+    uint64_t va = next;
+    for (uint64_t pa = first; pa < end; pa += PAGE_SIZE, next += PAGE_SIZE) {
+        /* pte_of makes user-accessible intermediate tables; the leaf decides, and it is supervisor-only. */
+        uint64_t *pte = pte_of(next, true);
+        if (!pte)
+            return NULL;
+        *pte = pa | PTE_P | PTE_W | PTE_PCD | PTE_PWT | (cpu.nx ? PTE_NX : 0);
+    }
+    return (char *)va + (phys - first);
+}
 
 /* core/user.c's view: is [u, u+n) usable by the kernel on the program's behalf? */
 bool user_range_ok(uint64_t u, size_t n, bool write) {
