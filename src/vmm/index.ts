@@ -1,0 +1,17 @@
+/** Driving QEMU: the guest ABI's command line, accelerator choice, console capture, exit status. */
+export { runVm, DEFAULT_QEMU } from './vm.js';
+export type { VmOptions, VmResult, VmTimings } from './vm.js';
+export { chooseAccel, probeHost, resolveAccel } from './accel.js';
+export type { Accel, AccelRequest, AccelChoice, HostVirt } from './accel.js';
+export { buildCmdline, encodeValue, decodeValue, CMDLINE_MAX } from './cmdline.js';
+export type { BootParams } from './cmdline.js';
+export { qemuArgs, memoryArg, MICROVM_MACHINE, STREAM_FDS } from './qemu-args.js';
+export type { Machine, QemuArgsOptions } from './qemu-args.js';
+export { classifyKlogLine, KlogReader } from './klog.js';
+export type { KlogEvent } from './klog.js';
+export { hostTscKhz } from './tsc.js';
+export {
+  VmmError, QemuMissingError, QemuStartError, VmCrashedError, VmTimeoutError, VmInterruptedError,
+  CmdlineTooLongError, NoKvmError,
+} from './errors.js';
+export type { VmmErrorCode } from './errors.js';

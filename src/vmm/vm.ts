@@ -1,0 +1,227 @@
+/**
+ * Running one VM: QEMU spawned with the guest ABI's command line, its three streams read as they
+ * arrive, the kernel log interpreted, the status taken from the "@exit" line, and QEMU stopped on
+ * timeout, on SIGINT/SIGTERM, or when the host process exits.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
+import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
+import { openChannels } from './channels.js';
+import { buildCmdline } from './cmdline.js';
+import {
+  QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
+} from './errors.js';
+import { KlogReader, isKnownReason } from './klog.js';
+import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
+import { hostTscKhz } from './tsc.js';
+
+export interface VmOptions {
+  kernel: string;
+  initrd: string;
+  /** The program's path inside the initrd. */
+  prog: string;
+  /** argv, argv[0] first. */
+  argv: string[];
+  env?: string[];
+  cwd?: string;
+  /** Guest RAM in bytes. */
+  memory: number;
+  accel?: AccelRequest;
+  machine?: Machine;
+  verbose?: boolean;
+  /** Stop the VM after this long (no limit by default). */
+  timeoutMs?: number;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** "unikit: " lines of the kernel log and unikit's own notices, for the user. */
+  onMessage?: (line: string) => void;
+  /** Every kernel log line, markers included. */
+  onKlog?: (line: string) => void;
+  qemuBinary?: string;
+  /** The host TSC frequency to pass; measured (and cached) when absent, not passed when null. */
+  tscKhz?: number | null;
+  /**
+   * 'required' (the default): a VM that ends without "@exit" crashed. 'optional': for guests
+   * that do not speak the log protocol (the floor); the status then comes from QEMU's exit code.
+   */
+  exitMarker?: 'required' | 'optional';
+}
+
+export interface VmTimings {
+  /** performance.now() when QEMU was spawned. */
+  spawnedAt: number;
+  /** Spawn to "@entering-program", in ms; undefined when the marker never came. */
+  bootMs?: number;
+  /** Spawn to QEMU's exit, in ms. */
+  totalMs: number;
+}
+
+export interface VmResult {
+  /** What `unikit run` exits with: the program's status, 126, 128+N or 125. */
+  status: number;
+  reason: ExitReason | 'qemu-exit';
+  accel: Accel;
+  machine: Machine;
+  timings: VmTimings;
+  klogTail: string[];
+  qemuArgs: string[];
+}
+
+export const DEFAULT_QEMU = 'qemu-system-x86_64';
+
+/** Runs the VM to its end. Rejects with a VmmError (status 125, or 128+N when interrupted). */
+export async function runVm(o: VmOptions): Promise<VmResult> {
+  const say = o.onMessage ?? ((): void => undefined);
+  const accel = resolveAccel(o.accel ?? 'auto', say);
+  const machine = o.machine ?? 'microvm';
+  const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
+  const cmdline = buildCmdline({
+    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose,
+    tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
+  });
+  const args = qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
+  const binary = o.qemuBinary ?? DEFAULT_QEMU;
+
+  const channels = await openChannels();
+  const spawnedAt = performance.now();
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, args, {
+      stdio: ['ignore', 'pipe', 'pipe', channels.writeFds[0], channels.writeFds[1], channels.writeFds[2]],
+    });
+  } finally {
+    channels.releaseWriteEnds();
+  }
+  const live = track(child);
+
+  let bootMs: number | undefined;
+  let exit: { status: number; reason: string } | undefined;
+  const klog = new KlogReader((line, ev) => {
+    o.onKlog?.(line);
+    if (ev.kind === 'entering') bootMs ??= performance.now() - spawnedAt;
+    else if (ev.kind === 'exit') exit ??= { status: ev.status, reason: ev.reason };
+    else if (ev.kind === 'user') say(ev.text);
+  });
+  let qemuOutput = '';
+  const keepQemuOutput = (b: Buffer): void => {
+    if (qemuOutput.length < 65536) qemuOutput += b.toString('utf8');
+  };
+  child.stdout?.on('data', keepQemuOutput);
+  child.stderr?.on('data', keepQemuOutput);
+
+  const [outR, errR, klogR] = channels.readers;
+  outR.on('data', (b: Buffer) => o.onStdout?.(b));
+  errR.on('data', (b: Buffer) => o.onStderr?.(b));
+  klogR.on('data', (b: Buffer) => klog.feed(b));
+  const drained = Promise.all([outR, errR, klogR, child.stdout, child.stderr].map(ended));
+
+  let timer: NodeJS.Timeout | undefined;
+  if (o.timeoutMs !== undefined) {
+    timer = setTimeout(() => live.stop(new VmTimeoutError(o.timeoutMs ?? 0, klog.tail)), o.timeoutMs);
+  }
+
+  try {
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new QemuMissingError(binary) : e));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const totalMs = performance.now() - spawnedAt;
+    // The streams end when QEMU's last write end closes; don't wait forever on a stray holder.
+    await Promise.race([drained, delay(2000)]);
+    klog.end();
+    if (live.stoppedBy) throw live.stoppedBy;
+
+    const exitDescription = ended.signal ? `was killed by ${ended.signal}` : `exited with code ${String(ended.code)}`;
+    const timings: VmTimings = { spawnedAt, bootMs, totalMs };
+    const base = { accel, machine, timings, klogTail: [...klog.tail], qemuArgs: [binary, ...args] };
+    if (exit) {
+      const reason: ExitReason | 'qemu-exit' = isKnownReason(exit.reason) ? exit.reason : UNIKIT_ABI.EXIT_REASON_PANIC;
+      return { ...base, status: exit.status, reason };
+    }
+    if (!klog.sawAnything && ended.code === 1 && qemuOutput.trim() !== '') {
+      throw new QemuStartError(qemuOutput, exitDescription);
+    }
+    // isa-debug-exit makes QEMU exit with (value << 1) | 1: an odd code is the guest's own exit.
+    if (o.exitMarker === 'optional' && ended.code !== null && ended.code % 2 === 1) {
+      return { ...base, status: ended.code >> 1, reason: 'qemu-exit' };
+    }
+    throw new VmCrashedError(klog.tail, exitDescription, qemuOutput);
+  } finally {
+    if (timer) clearTimeout(timer);
+    live.dispose();
+    channels.dispose();
+  }
+}
+
+// ---- the registry of running VMs: what SIGINT, SIGTERM and process exit must stop ----
+
+interface LiveVm {
+  stoppedBy?: VmmError;
+  stop(reason: VmmError): void;
+  dispose(): void;
+}
+
+const liveVms = new Set<LiveVm>();
+
+function onSignal(signal: NodeJS.Signals): void {
+  const signo = osConstants.signals[signal] ?? 0;
+  for (const vm of liveVms) {
+    const err = new VmInterruptedError(signal);
+    Object.defineProperty(err, 'status', { value: UNIKIT_ABI.STATUS_SIGNAL_BASE + signo });
+    vm.stop(err);
+  }
+}
+
+function onProcessExit(): void {
+  for (const vm of liveVms) vm.stop(new VmInterruptedError('the host process exiting'));
+}
+
+function track(child: ChildProcess): LiveVm {
+  const vm: LiveVm = {
+    stop(reason) {
+      vm.stoppedBy ??= reason;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    dispose() {
+      liveVms.delete(vm);
+      if (liveVms.size === 0) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        process.off('exit', onProcessExit);
+      }
+    },
+  };
+  if (liveVms.size === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', onProcessExit);
+  }
+  liveVms.add(vm);
+  return vm;
+}
+
+// ---- small helpers ----
+
+const wallAnchorNs = BigInt(Date.now()) * 1_000_000n;
+const monoAnchorNs = process.hrtime.bigint();
+
+/** CLOCK_REALTIME in ns now: Date.now()'s base advanced with the monotonic clock's precision. */
+function realtimeNs(): bigint {
+  return wallAnchorNs + (process.hrtime.bigint() - monoAnchorNs);
+}
+
+function ended(stream: NodeJS.ReadableStream | null | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream) return resolve();
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
