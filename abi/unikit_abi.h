@@ -30,4 +30,12 @@
 /* Lines that start with "unikit: " are messages for the user (the host shows them on stderr). */
 #define UNIKIT_KLOG_USER_PREFIX "unikit: "
 
+
+/*
+ * Fast mode (the "fast" command-line flag): the program runs in ring 0 and a rewritten syscall
+ * site calls the kernel directly at this address, with the syscall convention (number in rax,
+ * arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered; result in rax). The caller
+ * must first move rsp below its 128-byte red zone, since the call pushes a return address.
+ */
+#define UNIKIT_FAST_SYSCALL_ENTRY 0xffffffffff600000
 #endif

@@ -22,6 +22,8 @@ export const UNIKIT_ABI = {
   EXIT_REASON_LOAD: 'load-error',
   EXIT_REASON_PANIC: 'panic',
   KLOG_USER_PREFIX: 'unikit: ',
+  // 2^64 - 0xa00000 is exactly representable as a double; use BigInt() before arithmetic.
+  FAST_SYSCALL_ENTRY: 0xffffffffff600000,
 } as const;
 
 export type ExitReason =
