@@ -33,6 +33,7 @@ static uint64_t gdt[7];
 static struct tss tss;
 static struct idt_entry idt[256];
 static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+static uint8_t fast_mode_trap_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
 extern const char trap_stubs[];   /* 256 stubs of 16 bytes (arch/entry.S) */
 extern char kernel_stack_top[];
 extern char syscall_entry[];
@@ -114,6 +115,22 @@ static void fpu_init(void) {
     }
     uint32_t mxcsr = 0x1f80;
     __asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
+}
+
+/*
+ * Fast mode: the program runs in ring 0, where a trap does not switch stacks and would write
+ * its frame into the program's red zone. Every vector therefore gets a stack of its own (IST 2);
+ * traps do not nest on it, since the kernel runs with interrupts off except while halted on its
+ * own stack.
+ */
+extern uint64_t program_cs, program_ss;
+void cpu_enable_fast_mode(void) {
+    program_cs = SEL_KERNEL_CODE;
+    program_ss = SEL_KERNEL_DATA;
+    tss.ist[1] = (uint64_t)fast_mode_trap_stack + sizeof fast_mode_trap_stack;
+    for (int v = 0; v < 256; v++)
+        if (v != 8)
+            idt[v].ist = 2;
 }
 
 void cpu_init(void) {

@@ -46,10 +46,10 @@
 syscall_entry:
     mov %rsp, user_rsp_scratch(%rip)
     movabs $kernel_stack_top, %rsp
-    push $0x1b                      /* ss */
+    push program_ss(%rip)           /* ss */
     push user_rsp_scratch(%rip)     /* rsp */
     push %r11                       /* rflags */
-    push $0x23                      /* cs */
+    push program_cs(%rip)           /* cs */
     push %rcx                       /* rip */
     push $0                         /* error */
     push $VECTOR_SYSCALL
@@ -58,19 +58,56 @@ syscall_entry:
     call syscall_dispatch
     POP_GPRS
     add $16, %rsp                   /* vector, error */
+    /* sysret always lands in ring 3; a program in ring 0 (fast mode) returns through iretq. */
+    cmpq $0x23, 8(%rsp)
+    jne 1f
     pop %rcx                        /* rip */
     add $8, %rsp                    /* cs */
     pop %r11                        /* rflags */
     pop %rsp
     sysretq
+1:  iretq
 
-/* enter_user(rip, rsp): the first entry into the program, through iretq. */
+/*
+ * Fast mode: rewritten syscall sites `call` here (through the page at UNIKIT_FAST_SYSCALL_ENTRY)
+ * from ring 0 with the syscall convention. This path is the point of fast mode, so it is lean:
+ * no trap frame, no flag changes (in fast mode traps run on their own stack, so interrupts may
+ * stay as they are), just the argument registers the C call would clobber. r11 is the caller's
+ * to lose, as with `syscall`, and carries the program's stack pointer.
+ */
+    .globl fast_syscall_entry
+fast_syscall_entry:
+    mov %rsp, %r11
+    movabs $kernel_stack_top, %rsp
+    push %r11
+    push %rdi
+    push %rsi
+    push %rdx
+    push %r10
+    push %r8
+    push %r9
+    push %rax                       /* keeps the stack 16-byte aligned for the call */
+    mov %r10, %rcx
+    push %rax                       /* 7th argument: the number */
+    call syscall_fast_dispatch
+    add $16, %rsp
+    pop %r9
+    pop %r8
+    pop %r10
+    pop %rdx
+    pop %rsi
+    pop %rdi
+    pop %rsp
+    ret
+
+/* enter_user(rip, rsp): the first entry into the program, through iretq, in the ring that
+ * program_cs and program_ss say (3, or 0 in fast mode). */
     .globl enter_user
 enter_user:
-    push $0x1b
+    push program_ss(%rip)
     push %rsi
     push $0x202                     /* IF set, nothing else */
-    push $0x23
+    push program_cs(%rip)
     push %rdi
     xor %eax, %eax
     xor %ebx, %ebx
@@ -113,6 +150,13 @@ trap_stubs:
     jmp trap_common
     .set vec, vec + 1
     .endr
+
+    .data
+    .globl program_cs, program_ss
+program_cs:
+    .quad 0x23
+program_ss:
+    .quad 0x1b
 
     .bss
 user_rsp_scratch:

@@ -44,6 +44,7 @@ void lapic_timer_arm(uint64_t ns) {
 }
 
 void cpu_halt_until_interrupt(void) {
-    /* sti takes effect after the next instruction, so no interrupt slips in before the hlt. */
-    __asm__ volatile("sti; hlt; cli" ::: "memory");
+    /* sti takes effect after the next instruction, so no interrupt slips in before the hlt.
+     * The flags are restored after: a fast-mode syscall runs with the program's IF. */
+    __asm__ volatile("pushfq; sti; hlt; popfq" ::: "memory");
 }

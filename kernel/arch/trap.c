@@ -7,6 +7,7 @@
 #include "lapic.h"
 #include "syscall_names.h"
 #include "unikit_abi.h"
+#include "layout.h"
 #include "vm.h"
 #include "x86.h"
 
@@ -66,11 +67,14 @@ void trap_handler(struct regs *r) {
         irq_dispatch((unsigned)r->vector);
         return;
     }
-    bool from_user = (r->cs & 3) == 3;
+    /* In fast mode the program runs in ring 0 too: its code is whatever lies in the lower half. */
+    bool from_user = (r->cs & 3) == 3 || (fast_mode && r->rip < USER_TOP);
     if (r->vector == 14 && from_user && vm_fault(read_cr2(), r->error & 2, r->error & 16))
         return;
     if (from_user) {
         report("program", r);
+        if (r->rip == UNIKIT_FAST_SYSCALL_ENTRY && !fast_mode)
+            kprintf(UNIKIT_KLOG_USER_PREFIX "the program was rewritten for fast mode; run the image in fast mode\n");
         int sig = exceptions[r->vector].signal ? exceptions[r->vector].signal : SIGSEGV;
         vm_exit(UNIKIT_STATUS_SIGNAL_BASE + sig, UNIKIT_EXIT_REASON_SIGNAL);
     }

@@ -65,6 +65,8 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             return cfg->verbose = true;
         if (IS("strict"))
             return cfg->strict = true;
+        if (IS("fast"))
+            return cfg->fast = true;
         kprintf("unikit: command line: unknown flag '%.*s' ignored\n", (int)klen, key);
         return true;
     }

@@ -63,6 +63,8 @@ static struct boot_info memory_from_start_info(uint32_t start_info_pa) {
     return bi;
 }
 
+bool fast_mode;
+
 static noreturn void load_error(void) { vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD); }
 
 noreturn void kmain(uint32_t start_info_pa) {
@@ -76,6 +78,11 @@ noreturn void kmain(uint32_t start_info_pa) {
         load_error();
     klog_verbose = cfg.verbose;
     syscall_strict = cfg.strict;
+    if (cfg.fast) {
+        fast_mode = true;
+        cpu_enable_fast_mode();
+        fast_entry_map();
+    }
     clock_init(cfg.tsc_khz, cfg.realtime_ns);
     random_init(cfg.seed, cfg.have_seed ? sizeof cfg.seed : 0, cpu.rdrand);
     if (klog_verbose)

@@ -26,6 +26,9 @@ struct cpu_features {
 extern struct cpu_features cpu;
 
 void cpu_init(void);                       /* arch/cpu.c: GDT, TSS, IDT, MSRs, FPU */
+void cpu_enable_fast_mode(void);           /* arch/cpu.c: the program will run in ring 0 */
+void fast_entry_map(void);                 /* proc/vm.c: the page at UNIKIT_FAST_SYSCALL_ENTRY */
+extern bool fast_mode;                     /* core/main.c */
 noreturn void enter_user(uint64_t rip, uint64_t rsp);   /* arch/entry.S */
 void trap_handler(struct regs *r);         /* arch/trap.c */
 void syscall_dispatch(struct regs *r);     /* linux/table.c */

@@ -78,12 +78,12 @@ static long not_implemented(long nr) {
     return -ENOSYS;
 }
 
-void syscall_dispatch(struct regs *r) {
-    long nr = (long)r->rax;
+/* The fast-mode entry (arch/entry.S) calls this with the arguments in place and the number last. */
+long syscall_fast_dispatch(long a0, long a1, long a2, long a3, long a4, long a5, long nr);
+
+long syscall_fast_dispatch(long a0, long a1, long a2, long a3, long a4, long a5, long nr) {
     last_syscall = nr;
     const struct syscall_entry *e = nr >= 0 && nr < SYSCALL_NAMES_LEN ? &table[nr] : NULL;
-    long a0 = (long)r->rdi, a1 = (long)r->rsi, a2 = (long)r->rdx, a3 = (long)r->r10, a4 = (long)r->r8,
-         a5 = (long)r->r9;
     long ret;
     if (!e || (!e->f0 && e->nargs != IGNORED))
         ret = not_implemented(nr);
@@ -97,5 +97,10 @@ void syscall_dispatch(struct regs *r) {
     case 6: ret = e->f6(a0, a1, a2, a3, a4, a5); break;
     default: ret = 0; break;   /* IGNORED */
     }
-    r->rax = (uint64_t)ret;
+    return ret;
+}
+
+void syscall_dispatch(struct regs *r) {
+    r->rax = (uint64_t)syscall_fast_dispatch((long)r->rdi, (long)r->rsi, (long)r->rdx, (long)r->r10, (long)r->r8,
+                                             (long)r->r9, (long)r->rax);
 }

@@ -5,6 +5,7 @@
 #include "vm.h"
 #include "cpu.h"
 #include "mm.h"
+#include "unikit_abi.h"
 #include "x86.h"
 
 #define PTE_P (1ULL << 0)
@@ -284,4 +285,20 @@ bool user_range_ok(uint64_t u, size_t n, bool write) {
             return false;
     }
     return true;
+}
+
+/* The page rewritten programs call in fast mode: `movabs $fast_syscall_entry, %r11; jmp *%r11`
+ * at a fixed address (abi/unikit_abi.h), whatever this kernel's layout. */
+void fast_entry_map(void) {
+    extern char fast_syscall_entry[];
+    uint8_t *page = page_alloc(1);
+    uint64_t *pte = page ? pte_of(UNIKIT_FAST_SYSCALL_ENTRY, true) : NULL;
+    if (!pte)
+        panic("no memory for the fast-mode entry page");
+    uint64_t target = (uint64_t)fast_syscall_entry;
+    page[0] = 0x49, page[1] = 0xbb;          /* movabs imm64, %r11 */
+    memcpy(page + 2, &target, 8);
+    page[10] = 0x41, page[11] = 0xff, page[12] = 0xe3;   /* jmp *%r11 */
+    *pte = virt_to_phys(page) | PTE_P;       /* supervisor, read-only, executable */
+    invlpg(UNIKIT_FAST_SYSCALL_ENTRY);
 }
