@@ -42,14 +42,15 @@ export interface Image {
 export const IMAGE_FILES = { kernel: 'kernel.elf', initrd: 'initrd.cpio', manifest: 'manifest.json' } as const;
 
 export async function buildImage(o: BuildOptions): Promise<Image> {
-  const kernelPath = o.kernel ?? artifacts.kernel();
-  const kernel = await readFile(kernelPath).catch(() => {
-    throw new NoKernelError(kernelPath);
-  });
+  // The program first: its problems are the user's, a missing kernel is the checkout's.
   const appBytes = await readFile(o.elf).catch(() => {
     throw new MissingFileError('program', o.elf);
   });
   const program = parseElf(appBytes, o.elf);
+  const kernelPath = o.kernel ?? artifacts.kernel();
+  const kernel = await readFile(kernelPath).catch(() => {
+    throw new NoKernelError(kernelPath);
+  });
   const env = o.env ?? [];
   for (const e of env) checkEnvEntry(e);
 

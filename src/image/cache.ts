@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parseElf } from '../elf/index.js';
 import { artifacts, unikitHome } from '../project/index.js';
 import { type BuildOptions, type Image, buildImage, loadImage } from './build.js';
 import { MissingFileError, NoKernelError } from './errors.js';
@@ -35,14 +36,16 @@ export async function cachedImage(o: CachedBuildOptions): Promise<Image> {
 }
 
 async function cacheKey(o: CachedBuildOptions): Promise<string> {
+  const program = await readFile(o.elf).catch(() => {
+    throw new MissingFileError('program', o.elf);
+  });
+  parseElf(program, o.elf); // a bad program is reported before anything else
   const kernelPath = o.kernel ?? artifacts.kernel();
   const h = createHash('sha256');
   h.update(await readFile(kernelPath).catch(() => {
     throw new NoKernelError(kernelPath);
   }));
-  h.update(await readFile(o.elf).catch(() => {
-    throw new MissingFileError('program', o.elf);
-  }));
+  h.update(program);
   const files = [];
   for (const f of o.files ?? []) {
     // Host files are identified by path, size and mtime: hashing whole trees on every run would

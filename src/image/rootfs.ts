@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type CpioEntry, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './cpio.js';
 import { ImageError, MissingFileError } from './errors.js';
 
@@ -66,11 +66,11 @@ export class RootFs {
     } else if (st.isSymbolicLink()) {
       const target = Buffer.from(await readlink(host), 'utf8');
       this.put(guest, host, { name: guest, mode: S_IFLNK | 0o777, data: target, mtime });
-      this.packed.push({ guest: '/' + guest, host, size: target.length, sha256: sha256(target), mode: '120777' });
+      this.packed.push({ guest: '/' + guest, host: resolve(host), size: target.length, sha256: sha256(target), mode: '120777' });
     } else if (st.isFile()) {
       const data = await readFile(host);
       this.put(guest, host, { name: guest, mode: S_IFREG | perm, data, mtime });
-      this.packed.push({ guest: '/' + guest, host, size: data.length, sha256: sha256(data), mode: (S_IFREG | perm).toString(8) });
+      this.packed.push({ guest: '/' + guest, host: resolve(host), size: data.length, sha256: sha256(data), mode: (S_IFREG | perm).toString(8) });
     } else {
       throw new ImageError('IMAGE_BAD_FILE', `${host} is neither a regular file, a directory nor a symlink: it cannot be packed`);
     }

@@ -31,7 +31,8 @@ export function projectRoot(): string {
 
 /** Paths of the artifacts that `npm run build` makes. */
 export const artifacts = {
-  kernel: (): string => join(projectRoot(), 'kernel', 'build', 'kernel.elf'),
+  /** $UNIKIT_KERNEL overrides it: to try another kernel build without copying it in. */
+  kernel: (): string => process.env.UNIKIT_KERNEL ?? join(projectRoot(), 'kernel', 'build', 'kernel.elf'),
   floor: (): string => join(projectRoot(), 'kernel', 'build', 'floor.elf'),
   tscfreq: (): string => join(projectRoot(), 'build', 'tscfreq'),
   syscallTable: (): string => join(projectRoot(), 'abi', 'syscalls.tsv'),
