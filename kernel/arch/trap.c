@@ -69,7 +69,8 @@ void trap_handler(struct regs *r) {
     }
     /* In fast mode the program runs in ring 0 too: its code is whatever lies in the lower half. */
     bool from_user = (r->cs & 3) == 3 || (fast_mode && r->rip < USER_TOP);
-    if (r->vector == 14 && from_user && vm_fault(read_cr2(), r->error & 2, r->error & 16))
+    /* A lazily mapped page, touched by the program or by the kernel on its behalf. */
+    if (r->vector == 14 && read_cr2() < USER_TOP && vm_fault(read_cr2(), r->error & 2, from_user && (r->error & 16)))
         return;
     if (from_user) {
         report("program", r);

@@ -271,18 +271,20 @@ void *mmio_map(uint64_t phys, size_t len) {
     return (char *)va + (phys - first);
 }
 
-/* core/user.c's view: is [u, u+n) usable by the kernel on the program's behalf? */
+/* core/user.c's view: is [u, u+n) usable by the kernel on the program's behalf? Only the areas
+ * are checked; pages not yet touched are faulted in when the kernel first uses them (see
+ * arch/trap.c), so a large buffer costs nothing until it is written. */
 bool user_range_ok(uint64_t u, size_t n, bool write) {
     if (n == 0)
         return true;
     if (u + n < u || u + n > USER_TOP)
         return false;
-    for (uint64_t va = ALIGN_DOWN(u, PAGE_SIZE); va < u + n; va += PAGE_SIZE) {
-        uint64_t *pte = pte_of(va, false);
-        if (pte && (*pte & PTE_P) && (*pte & PTE_U) && (!write || (*pte & PTE_W)))
-            continue;
-        if (!vm_fault(va, write, false))
+    int need = write ? PROT_WRITE : PROT_READ;
+    for (uint64_t a = u; a < u + n;) {
+        struct vma *v = vm_find(a);
+        if (!v || !(v->prot & need))
             return false;
+        a = v->end;
     }
     return true;
 }
