@@ -67,6 +67,12 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             return cfg->strict = true;
         if (IS("fast"))
             return cfg->fast = true;
+        if (IS("aslr"))
+            return cfg->aslr = true;
+        if (IS("wx"))
+            return cfg->wx = true;
+        if (IS("ro"))
+            return cfg->ro = true;
         kprintf("unikit: command line: unknown flag '%.*s' ignored\n", (int)klen, key);
         return true;
     }

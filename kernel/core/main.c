@@ -85,6 +85,9 @@ noreturn void kmain(uint32_t start_info_pa) {
     }
     clock_init(cfg.tsc_khz, cfg.realtime_ns);
     random_init(cfg.seed, cfg.have_seed ? sizeof cfg.seed : 0, cpu.rdrand);
+    if (cfg.aslr)
+        vm_randomize();
+    enforce_wx = cfg.wx;
     if (klog_verbose)
         kprintf("unikit: %lu KiB free, initrd %lu bytes, program %s\n", mm_free_pages() * 4, bi.initrd_len,
                 cfg.prog);

@@ -62,7 +62,7 @@
 #define O_CLOEXEC 02000000
 #define O_SYNC 04010000
 #define O_PATH 010000000
-#define O_TMPFILE 020000000
+#define O_TMPFILE_BIT 020000000  /* __O_TMPFILE; O_TMPFILE is this | O_DIRECTORY */
 
 /* The *at calls. */
 #define AT_FDCWD (-100)

@@ -3,4 +3,5 @@
 #define PROCESS_H
 #include "kernel.h"
 void memory_init(uint64_t heap_start);   /* linux/memory.c */
+extern bool enforce_wx;                  /* linux/memory.c: the "wx" flag */
 #endif

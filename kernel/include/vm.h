@@ -11,8 +11,17 @@
 #define PROT_WRITE 0x2
 #define PROT_EXEC 0x4
 
-#define STACK_TOP 0x00007ffffffff000UL
-#define MMAP_TOP (STACK_TOP - USER_STACK_SIZE - (1UL << 20))
+#define STACK_TOP_FIXED 0x00007ffffffff000UL
+#define PIE_BASE_FIXED 0x555555554000UL   /* where Linux puts a static-PIE without ASLR */
+
+/* Where things go in the program's half; randomized per boot by vm_randomize (ASLR). */
+struct vm_layout {
+    uint64_t stack_top, mmap_top, pie_base, heap_gap;
+};
+extern struct vm_layout layout;
+void vm_randomize(void);
+#define STACK_TOP (layout.stack_top)
+#define MMAP_TOP (layout.mmap_top)
 #define MMAP_BOTTOM 0x10000UL     /* nothing is ever mapped below: null pointers fault */
 
 enum vma_kind { VMA_ANON, VMA_STACK, VMA_HEAP, VMA_IMAGE };

@@ -37,6 +37,11 @@ long sys_brk(long addr) {
 
 static bool valid_prot(long prot) { return !(prot & ~(long)(PROT_READ | PROT_WRITE | PROT_EXEC)); }
 
+/* W^X (the "wx" command-line flag): no mapping is ever writable and executable at once, so code
+ * written at run time can never run. */
+bool enforce_wx;
+static bool wx_refused(long prot) { return enforce_wx && (prot & PROT_WRITE) && (prot & PROT_EXEC); }
+
 static long map_file(uint64_t addr, uint64_t len, long fd, uint64_t off) {
     struct file *f = fd_get((int)fd);
     if (!f)
@@ -63,6 +68,10 @@ long sys_mmap(long addr, long len, long prot, long flags, long fd, long off) {
     uint64_t size = ALIGN_UP((uint64_t)len, PAGE_SIZE);
     if (size == 0 || size > MMAP_TOP)
         return -ENOMEM;
+    if (wx_refused(prot)) {
+        kprintf("unikit: mmap asked for memory both writable and executable: refused (W^X)\n");
+        return -EACCES;
+    }
     bool anon = flags & MAP_ANONYMOUS;
     if (!anon && type != MAP_PRIVATE && (prot & PROT_WRITE)) {
         kprintf("unikit: shared writable file mappings are not supported\n");
@@ -119,6 +128,10 @@ long sys_mprotect(long addr, long len, long prot) {
     prot &= ~0x03000000L;   /* PROT_GROWSDOWN/UP: no meaning here */
     if (!valid_prot(prot))
         return -EINVAL;
+    if (wx_refused(prot)) {
+        kprintf("unikit: mprotect asked for memory both writable and executable: refused (W^X)\n");
+        return -EACCES;
+    }
     uint64_t end = (uint64_t)addr + ALIGN_UP((uint64_t)len, PAGE_SIZE);
     if (end > USER_TOP || end < (uint64_t)addr)
         return -ENOMEM;

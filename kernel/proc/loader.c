@@ -18,7 +18,6 @@
 #define PF_R 4
 #define ET_EXEC 2
 #define ET_DYN 3
-#define PIE_BASE 0x555555554000UL   /* where Linux puts a static-PIE without ASLR */
 
 struct elf64_ehdr {
     uint8_t ident[16];
@@ -214,7 +213,7 @@ long load_program(const struct boot_config *cfg, struct loaded_program *out) {
     const struct elf64_ehdr *h;
     if ((err = check_header(cfg->prog, file, size, &h)))
         return err;
-    uint64_t base = h->type == ET_DYN ? PIE_BASE : 0, top, phdr_va;
+    uint64_t base = h->type == ET_DYN ? layout.pie_base : 0, top, phdr_va;
     if ((err = load_segments(cfg->prog, file, size, h, base, &top, &phdr_va)))
         return err;
     if ((err = build_stack(cfg, h, base, phdr_va, &out->stack_pointer))) {
@@ -223,6 +222,6 @@ long load_program(const struct boot_config *cfg, struct loaded_program *out) {
         return err;
     }
     out->entry = base + h->entry;
-    out->brk_start = ALIGN_UP(top, PAGE_SIZE);
+    out->brk_start = ALIGN_UP(top, PAGE_SIZE) + layout.heap_gap;
     return 0;
 }

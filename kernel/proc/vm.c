@@ -6,6 +6,7 @@
 #include "cpu.h"
 #include "mm.h"
 #include "unikit_abi.h"
+#include "random.h"
 #include "x86.h"
 
 #define PTE_P (1ULL << 0)
@@ -15,6 +16,28 @@
 #define PTE_ADDR 0x000ffffffffff000ULL
 
 static struct vma *areas;
+
+struct vm_layout layout = {
+    .stack_top = STACK_TOP_FIXED,
+    .mmap_top = STACK_TOP_FIXED - USER_STACK_SIZE - (1UL << 20),
+    .pie_base = PIE_BASE_FIXED,
+    .heap_gap = 0,
+};
+
+static uint64_t random_pages(unsigned bits) {
+    uint64_t r;
+    random_bytes(&r, sizeof r);
+    return (r & ((1ULL << bits) - 1)) * PAGE_SIZE;
+}
+
+/* The entropy Linux gives each region on x86-64: 22 bits of pages for the stack, 28 for the
+ * mmap base and a static-PIE's load address, 13 for the heap's start. */
+void vm_randomize(void) {
+    layout.stack_top = STACK_TOP_FIXED - random_pages(22);
+    layout.mmap_top = layout.stack_top - USER_STACK_SIZE - (1UL << 20) - random_pages(28);
+    layout.pie_base = PIE_BASE_FIXED + random_pages(28);
+    layout.heap_gap = random_pages(13);
+}
 static uint64_t *pml4;
 
 void vm_init(void) {
