@@ -37,7 +37,7 @@ const CALLER_SAVED = [RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11];
 
 /** Register family of every iced Register value, -1 for non-GPRs. */
 const FAMILY: Int8Array = (() => {
-  const table = new Int8Array(Register.DontUseFA + 1).fill(-1);
+  const table = new Int8Array(Register.DontUseFF + 1).fill(-1);
   for (let r = 0; r < table.length; r++) {
     if (RegisterExt.isGPR(r)) table[r] = RegisterExt.number(RegisterExt.fullRegister(r));
   }

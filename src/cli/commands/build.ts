@@ -2,7 +2,7 @@
 import { basename, resolve } from 'node:path';
 import { buildImage, formatBytes } from '../../image/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { parseFileSpec } from '../file-spec.js';
+import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 
 export const BUILD_OPTIONS = [
@@ -22,7 +22,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     elf,
     outDir,
     files: (p.lists.get('file') ?? []).map(parseFileSpec),
-    env: p.lists.get('env') ?? [],
+    env: parseEnvOptions(p.lists.get('env') ?? []),
     args: p.rest ?? [],
     mem: mem === undefined ? undefined : parseSize(mem),
     cwd: p.values.get('cwd'),

@@ -3,10 +3,10 @@
  * with its status. An ELF is packed into a cached image first.
  */
 import { stat } from 'node:fs/promises';
-import { type Image, ImageError, cachedImage, checkEnvEntry, checkMemory, loadImage } from '../../image/index.js';
+import { type Image, ImageError, cachedImage, checkMemory, loadImage } from '../../image/index.js';
 import { type AccelRequest, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { parseFileSpec } from '../file-spec.js';
+import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
 
@@ -35,8 +35,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   const machine = oneOf<Machine>('--machine', p.values.get('machine') ?? 'microvm', ['microvm', 'q35']);
   const memText = p.values.get('mem');
   const mem = memText === undefined ? undefined : parseSize(memText);
-  const env = p.lists.get('env') ?? [];
-  for (const e of env) checkEnvEntry(e);
+  const env = parseEnvOptions(p.lists.get('env') ?? []);
   const files = (p.lists.get('file') ?? []).map(parseFileSpec);
   const timeoutText = p.values.get('timeout');
   const timeoutMs = timeoutText === undefined ? undefined : parseSeconds(timeoutText) * 1000;
