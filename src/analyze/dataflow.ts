@@ -7,9 +7,11 @@
  * analysis cannot follow (a load from memory, an indirect jump target, a function with no direct
  * caller) is reported, so a result with no unknown paths is complete for the decoded code.
  */
-import type { Disassembly } from './decode.js';
+import { Mnemonic } from 'iced-x86';
+import { FLOW_DIRECT_CALL, type Disassembly } from './decode.js';
 import { instructionEffects, pushedValue, REGISTER_NAMES, type InstructionEffects, type RegisterEffect } from './effects.js';
 import { functionLabel, type FunctionIndex } from './functions.js';
+import { ReturnAnalysis } from './returns.js';
 
 /** Where and why one path of the search stopped without a constant. */
 export interface UnknownPath {
@@ -36,12 +38,15 @@ interface State {
 
 export class BackwardDataFlow {
   private readonly effectsCache = new Map<number, InstructionEffects>();
+  private readonly returns: ReturnAnalysis;
 
   constructor(
     private readonly code: Disassembly,
     private readonly functions: FunctionIndex,
     private readonly budget: number = DEFAULT_SEARCH_BUDGET,
-  ) {}
+  ) {
+    this.returns = new ReturnAnalysis(code, functions);
+  }
 
   /** The values register `family` (0 = rax ... 15 = r15) may hold just before instruction `index`. */
   valueBefore(index: number, family: number): ResolvedValue {
@@ -87,7 +92,9 @@ export class BackwardDataFlow {
       }
 
       const predecessors = this.predecessors(state.index, address);
-      if (predecessors.length === 0) addUnknown(address, 'reached only through an indirect jump or call');
+      // A nop nothing reaches is alignment padding after a jump or return: a dead path, not an
+      // unknown one (compilers pad before a label, never make the padding a jump target).
+      if (predecessors.length === 0 && !this.isNop(state.index)) addUnknown(address, 'reached only through an indirect jump or call');
       for (const p of predecessors) {
         const effect = this.effects(p).get(state.family);
         this.follow(p, state, effect, pending, result, addUnknown);
@@ -116,7 +123,7 @@ export class BackwardDataFlow {
         // Only the `push x; pop r` idiom: the push right before, on the only path to the pop.
         const push = p - 1;
         const address = this.code.address[p] as number;
-        const straight = push >= 0 && this.fallsThrough(push, address) && !this.code.jumpsTo.has(address) && !this.functions.isStart(address);
+        const straight = push >= 0 && this.code.fallsThrough(push) && !this.code.jumpsTo.has(address) && !this.functions.isStart(address);
         const pushed = straight ? pushedValue(this.code.decodeAt(push)) : undefined;
         if (pushed?.kind === 'const') result.values.add(pushed.value + state.add);
         else if (pushed?.kind === 'copy') pending.push({ index: push, family: pushed.from, add: state.add + pushed.add });
@@ -128,15 +135,21 @@ export class BackwardDataFlow {
     }
   }
 
-  /** The instructions that may execute right before `index`: fallthrough and direct jumps. */
+  /**
+   * The instructions that may execute right before `index`: direct jumps to it, and the
+   * instruction before it unless that one does not continue (a jmp, or a call of a function
+   * that never returns).
+   */
   private predecessors(index: number, address: number): number[] {
     const jumps = this.code.jumpsTo.get(address) ?? [];
-    return index > 0 && this.fallsThrough(index - 1, address) ? [index - 1, ...jumps] : jumps;
+    const p = index - 1;
+    if (p < 0 || !this.code.fallsThrough(p)) return jumps;
+    if (((this.code.flow[p] ?? 0) & FLOW_DIRECT_CALL) !== 0 && !this.returns.mayReturn(this.returns.branchTarget(p))) return jumps;
+    return [p, ...jumps];
   }
 
-  /** True when instruction `p` ends at `address` and execution continues there. */
-  private fallsThrough(p: number, address: number): boolean {
-    return this.code.noFallthrough[p] === 0 && (this.code.address[p] as number) + (this.code.length[p] as number) === address;
+  private isNop(index: number): boolean {
+    return this.code.decodeAt(index).mnemonic === Mnemonic.Nop;
   }
 
   private effects(index: number): InstructionEffects {

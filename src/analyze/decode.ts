@@ -12,6 +12,13 @@ import { SHF_EXECINSTR, SHT_PROGBITS, type ElfSection } from './sections.js';
 
 const PF_X = 1;
 
+/** Execution never continues with the next instruction (ret, jmp, ud2, int3, hlt, invalid). */
+export const FLOW_NO_FALLTHROUGH = 1;
+/** A direct near call (its target is in `callsTo`, or decode it again). */
+export const FLOW_DIRECT_CALL = 2;
+/** A direct jmp or jcc. */
+export const FLOW_DIRECT_JUMP = 4;
+
 /** A contiguous run of code bytes, from an executable section (or segment, without sections). */
 export interface CodeRegion {
   name: string;
@@ -47,8 +54,8 @@ export class Disassembly {
   count = 0;
   address: Float64Array;
   length: Uint8Array;
-  /** 1 when execution never continues with the next instruction (ret, jmp, ud2, int3, invalid). */
-  noFallthrough: Uint8Array;
+  /** FLOW_* bits of each instruction. */
+  flow: Uint8Array;
   /** Indices of the direct jmp/jcc instructions, by target address. */
   readonly jumpsTo = new Map<number, number[]>();
   /** Indices of the direct call instructions, by target address. */
@@ -69,7 +76,7 @@ export class Disassembly {
     const guess = Math.max(16, Math.ceil(bytes / 3));
     this.address = new Float64Array(guess);
     this.length = new Uint8Array(guess);
-    this.noFallthrough = new Uint8Array(guess);
+    this.flow = new Uint8Array(guess);
     for (const r of regions) this.sweep(r);
   }
 
@@ -127,6 +134,12 @@ export class Disassembly {
     return this.formatter.format(this.decodeAt(index));
   }
 
+  /** True when execution may continue from instruction `index` to the next one in memory. */
+  fallsThrough(index: number): boolean {
+    return ((this.flow[index] ?? FLOW_NO_FALLTHROUGH) & FLOW_NO_FALLTHROUGH) === 0
+      && index + 1 < this.count && (this.address[index] as number) + (this.length[index] as number) === this.address[index + 1];
+  }
+
   /** The raw bytes of instruction `index`. */
   bytes(index: number): Buffer {
     const at = this.fileOffset(index);
@@ -159,32 +172,39 @@ export class Disassembly {
       const code = instr.code;
       switch (instr.flowControl) {
         case FlowControl.UnconditionalBranch:
-          this.noFallthrough[i] = 1;
-          if (instr.isJmpShortOrNear) addEdge(this.jumpsTo, Number(instr.nearBranch64), i);
+          this.flow[i] = FLOW_NO_FALLTHROUGH;
+          if (instr.isJmpShortOrNear) {
+            this.flow[i] = FLOW_NO_FALLTHROUGH | FLOW_DIRECT_JUMP;
+            addEdge(this.jumpsTo, Number(instr.nearBranch64), i);
+          }
           break;
         case FlowControl.ConditionalBranch:
+          this.flow[i] = FLOW_DIRECT_JUMP;
           addEdge(this.jumpsTo, Number(instr.nearBranch64), i);
           break;
         case FlowControl.Call:
           if (code === Code.Syscall) this.syscallSites.push(i);
           else if (code === Code.Sysenter) this.unsupportedSites.push({ index: i, kind: 'sysenter' });
-          else if (instr.isCallNear) addEdge(this.callsTo, Number(instr.nearBranch64), i);
+          else if (instr.isCallNear) {
+            this.flow[i] = FLOW_DIRECT_CALL;
+            addEdge(this.callsTo, Number(instr.nearBranch64), i);
+          }
           break;
         case FlowControl.Interrupt:
           if (code === Code.Int_imm8 && instr.immediate8 === 0x80) this.unsupportedSites.push({ index: i, kind: 'int 0x80' });
-          if (code === Code.Int3) this.noFallthrough[i] = 1;
+          if (code === Code.Int3) this.flow[i] = FLOW_NO_FALLTHROUGH;
           break;
         case FlowControl.IndirectBranch:
         case FlowControl.Return:
         case FlowControl.Exception:
-          this.noFallthrough[i] = 1;
+          this.flow[i] = FLOW_NO_FALLTHROUGH;
           break;
         default:
           if (code === Code.INVALID) {
             this.invalidCount++;
-            this.noFallthrough[i] = 1;
+            this.flow[i] = FLOW_NO_FALLTHROUGH;
           } else if (code === Code.Hlt) {
-            this.noFallthrough[i] = 1;
+            this.flow[i] = FLOW_NO_FALLTHROUGH;
           }
       }
     }
@@ -196,11 +216,11 @@ export class Disassembly {
     address.set(this.address);
     const length = new Uint8Array(size);
     length.set(this.length);
-    const noFallthrough = new Uint8Array(size);
-    noFallthrough.set(this.noFallthrough);
+    const flow = new Uint8Array(size);
+    flow.set(this.flow);
     this.address = address;
     this.length = length;
-    this.noFallthrough = noFallthrough;
+    this.flow = flow;
   }
 }
 

@@ -58,7 +58,7 @@ export function siteNeighbourhood(code: Disassembly, functions: FunctionIndex, i
 
   const before: SiteInstruction[] = [];
   for (let i = index - 1; i >= 0 && before.length < NEIGHBOURS; i--) {
-    if (code.noFallthrough[i] === 1 || !contiguous(i, i + 1)) break;
+    if (!code.fallsThrough(i)) break;
     before.unshift(describe(i));
   }
   const after: SiteInstruction[] = [];
