@@ -9,6 +9,14 @@ import { runCommand } from './commands/run.js';
 import { describeFailure } from './report.js';
 import { HELP, UsageError } from './usage.js';
 
+// A reader that goes away (`unikit run ... | head`) is not an error of unikit's: stop writing to
+// it and let the VM finish, as a program whose stdout is closed keeps running until it writes.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (s: string): void => void process.stdout.write(s);
@@ -18,11 +26,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'build':
         return await buildCommand(rest, { out });
       case 'run':
-        return await runCommand(rest, {
-          stdout: (b) => void process.stdout.write(b),
-          stderr: (b) => void process.stderr.write(b),
-          message,
-        });
+        return await runCommand(rest, { stdout: process.stdout, stderr: process.stderr, message });
       case 'inspect':
         return await inspectCommand(rest, { out });
       case undefined:

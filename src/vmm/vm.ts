@@ -34,6 +34,10 @@ export interface VmOptions {
   verbose?: boolean;
   /** Stop the VM after this long (no limit by default). */
   timeoutMs?: number;
+  /** Where the program's stdout and stderr go, with backpressure: a slow reader slows the guest. */
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** Or each chunk as it arrives (both may be given). */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** "unikit: " lines of the kernel log and unikit's own notices, for the user. */
@@ -113,8 +117,10 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   child.stderr?.on('data', keepQemuOutput);
 
   const [outR, errR, klogR] = channels.readers;
-  outR.on('data', (b: Buffer) => o.onStdout?.(b));
-  errR.on('data', (b: Buffer) => o.onStderr?.(b));
+  if (o.stdout) forward(outR, o.stdout);
+  if (o.stderr) forward(errR, o.stderr);
+  if (o.onStdout || !o.stdout) outR.on('data', (b: Buffer) => o.onStdout?.(b));
+  if (o.onStderr || !o.stderr) errR.on('data', (b: Buffer) => o.onStderr?.(b));
   klogR.on('data', (b: Buffer) => klog.feed(b));
   const drained = Promise.all([outR, errR, klogR, child.stdout, child.stderr].map(ended));
 
@@ -211,6 +217,16 @@ const monoAnchorNs = process.hrtime.bigint();
 /** CLOCK_REALTIME in ns now: Date.now()'s base advanced with the monotonic clock's precision. */
 function realtimeNs(): bigint {
   return wallAnchorNs + (process.hrtime.bigint() - monoAnchorNs);
+}
+
+/** Pipes a guest stream to `dest`; if `dest` fails (a closed pipe), the rest is read and
+ * dropped, so the guest is never left blocked on a full FIFO. */
+function forward(src: NodeJS.ReadableStream, dest: NodeJS.WritableStream): void {
+  src.pipe(dest, { end: false });
+  dest.once('error', () => {
+    src.unpipe(dest);
+    src.resume();
+  });
 }
 
 function ended(stream: NodeJS.ReadableStream | null | undefined): Promise<void> {

@@ -22,8 +22,8 @@ export const RUN_OPTIONS = [
 ] as const;
 
 export interface RunIo {
-  stdout: (b: Buffer) => void;
-  stderr: (b: Buffer) => void;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
   /** One line for the user, without its newline. */
   message: (line: string) => void;
 }
@@ -71,8 +71,8 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     machine,
     verbose: p.flags.has('verbose'),
     timeoutMs,
-    onStdout: io.stdout,
-    onStderr: io.stderr,
+    stdout: io.stdout,
+    stderr: io.stderr,
     onMessage: io.message,
     onKlog: p.flags.has('verbose') ? (line) => {
       if (!line.startsWith('unikit: ')) io.message(`unikit: [kernel] ${line}`);
