@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # npm run build: the TypeScript, the host tools, the guest kernel and the test programs.
-set -euo pipefail
+# Every step runs even if an earlier one failed (so one broken part does not hide the state of
+# the others); the script fails at the end, naming what failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== tsc"
-npx tsc -p tsconfig.json
-chmod +x dist/src/cli/main.js
+failed=()
+step() {
+  local name=$1
+  shift
+  echo "== $name"
+  "$@" || failed+=("$name")
+}
 
-echo "== tools/tscfreq (host TSC frequency)"
+step "tsc" npx tsc -p tsconfig.json
+chmod +x dist/src/cli/main.js 2>/dev/null
 mkdir -p build
-gcc -O2 -Wall -Wextra -o build/tscfreq tools/tscfreq.c
+step "tools/tscfreq" gcc -O2 -Wall -Wextra -o build/tscfreq tools/tscfreq.c
+step "make -C kernel" make -C kernel --no-print-directory -j2
+step "make -C apps" make -C apps --no-print-directory -j2
 
-for dir in kernel apps; do
-  echo "== make -C $dir"
-  make -C "$dir" --no-print-directory -j2
-done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "unikit: build failed: ${failed[*]}" >&2
+  exit 1
+fi
