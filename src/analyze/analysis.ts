@@ -12,7 +12,7 @@ import { BackwardDataFlow, DEFAULT_SEARCH_BUDGET, type UnknownPath } from './dat
 import { codeRegions, Disassembly, type CodeRegion, type UnsupportedKind } from './decode.js';
 import { RAX } from './effects.js';
 import { FunctionIndex, functionLabel } from './functions.js';
-import { hasSymbolTable, readFunctionSymbols, readSections } from './sections.js';
+import { hasSymbolTable, readFunctionSymbols, readSections, type FunctionSymbol } from './sections.js';
 import { siteNeighbourhood, type SiteNeighbourhood } from './sites.js';
 import { kernelSupport, type KernelSupport, type SyscallSupport } from './support.js';
 
@@ -88,15 +88,53 @@ export function analyzeElf(input: string | Buffer, options: AnalyzeOptions = {})
   const buf = typeof input === 'string' ? readFileSync(input) : input;
   const program = parseElf(buf, file);
   const sections = readSections(buf);
-  const code = new Disassembly(buf, codeRegions(program, sections));
+  const found = findSites(
+    { file: buf, regions: codeRegions(program, sections), symbols: readFunctionSymbols(buf, sections), entry: program.entry },
+    options.searchBudget,
+  );
+  const syscalls = syscallSet(found.sites, options.support ?? kernelSupport());
+  return {
+    format: ANALYSIS_FORMAT,
+    file,
+    kind: program.kind,
+    entry: program.entry,
+    stripped: !hasSymbolTable(sections),
+    code: found.code,
+    functions: found.functions,
+    syscalls,
+    sites: found.sites,
+    unresolvedSites: found.sites.filter((s) => !s.resolved).length,
+    unsupported: found.unsupported,
+    lacking: syscalls.filter((s) => s.support === 'lacking').map((s) => s.name),
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+/** The code to analyze: bytes holding the regions (a whole file, or bare code in tests). */
+export interface CodeInput {
+  file: Buffer;
+  regions: CodeRegion[];
+  symbols: FunctionSymbol[];
+  entry: number;
+}
+
+export interface FoundSites {
+  sites: SyscallSite[];
+  unsupported: UnsupportedSite[];
+  code: Analysis['code'];
+  functions: Analysis['functions'];
+}
+
+/** Decodes the regions and resolves every syscall site: the part of analysis that is not ELF. */
+export function findSites(input: CodeInput, searchBudget = DEFAULT_SEARCH_BUDGET): FoundSites {
+  const code = new Disassembly(input.file, input.regions);
   try {
-    const functions = new FunctionIndex(code, readFunctionSymbols(buf, sections), program.entry);
-    const dataflow = new BackwardDataFlow(code, functions, options.searchBudget ?? DEFAULT_SEARCH_BUDGET);
+    const functions = new FunctionIndex(code, input.symbols, input.entry);
+    const dataflow = new BackwardDataFlow(code, functions, searchBudget);
     const labelAt = (address: number): string | null => {
       const f = functions.containing(address);
       return f ? functionLabel(f) : null;
     };
-
     const sites: SyscallSite[] = code.syscallSites.map((index) => {
       const address = code.address[index] as number;
       const value = dataflow.valueBefore(index, RAX);
@@ -112,29 +150,17 @@ export function analyzeElf(input: string | Buffer, options: AnalyzeOptions = {})
         ...siteNeighbourhood(code, functions, index),
       };
     });
-
     const unsupported: UnsupportedSite[] = code.unsupportedSites.map(({ index, kind }) => ({
       address: code.address[index] as number,
       fileOffset: code.fileOffset(index),
       instruction: kind,
       function: labelAt(code.address[index] as number),
     }));
-
-    const syscalls = syscallSet(sites, options.support ?? kernelSupport());
     return {
-      format: ANALYSIS_FORMAT,
-      file,
-      kind: program.kind,
-      entry: program.entry,
-      stripped: !hasSymbolTable(sections),
+      sites,
+      unsupported,
       code: { regions: [...code.regions], instructions: code.count, invalid: code.invalidCount },
       functions: { total: functions.starts.length, fromSymbols: functions.fromSymbols, fromCallTargets: functions.fromCallTargets },
-      syscalls,
-      sites,
-      unresolvedSites: sites.filter((s) => !s.resolved).length,
-      unsupported,
-      lacking: syscalls.filter((s) => s.support === 'lacking').map((s) => s.name),
-      durationMs: Math.round(performance.now() - started),
     };
   } finally {
     code.dispose();

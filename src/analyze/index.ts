@@ -9,3 +9,4 @@ export type { CodeRegion, UnsupportedKind } from './decode.js';
 export type { MovEaxSyscallPair, SiteInstruction, SiteNeighbourhood } from './sites.js';
 export { kernelSupport, parseKernelTable, kernelTablePath, KernelTableError } from './support.js';
 export type { KernelSupport, SyscallSupport } from './support.js';
+export { formatAnalysis, formatAnalysisJson } from './report.js';
