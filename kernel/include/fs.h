@@ -32,4 +32,7 @@ long fs_map_file(const char *path, const void **data, size_t *size);
 struct file *fd_get(int fd);
 long file_read_at(struct file *f, void *kbuf, size_t n, uint64_t off);
 
+/* The file-creation mask (umask(2)): sets it and returns the previous one. Starts at 022. */
+unsigned fs_umask(unsigned mask);
+
 #endif

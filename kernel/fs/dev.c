@@ -1,0 +1,109 @@
+/*
+ * Character devices: /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/stdin|stdout|stderr
+ * (opening one dups that descriptor), the console behind fds 1 and 2, and /proc/self/exe.
+ * The kernel adds /dev and /proc as hidden entries: found by lookup even when the initrd
+ * lacks them, but not listed by getdents64, so `ls /` shows what the image holds.
+ */
+#include "fsimpl.h"
+
+static struct inode *consoles[3];
+
+/* Finds or makes the hidden directory `name` in dir. */
+static struct inode *hidden_dir(struct inode *dir, const char *name)
+{
+    struct dentry *d = dir_find(dir, name, strlen(name));
+    if (d)
+        return S_ISDIR(d->ino->mode) ? d->ino : NULL;
+    struct inode *ino = inode_new(S_IFDIR | 0755);
+    if (ino && dir_add(dir, name, strlen(name), ino, true)) {
+        inode_drop_link(ino);
+        return NULL;
+    }
+    return ino;
+}
+
+static void add_node(struct inode *dir, const char *name, uint32_t mode, enum special sp,
+                     uint64_t rdev, int arg)
+{
+    if (!dir || dir_find(dir, name, strlen(name)))
+        return;
+    struct inode *ino = inode_new(mode);
+    if (!ino)
+        return;
+    ino->special = sp;
+    ino->rdev = rdev;
+    ino->alias_fd = arg;
+    if (dir_add(dir, name, strlen(name), ino, true))
+        inode_drop_link(ino);
+}
+
+void dev_make_nodes(void)
+{
+    struct inode *dev = hidden_dir(fs_root, "dev");
+    add_node(dev, "null", S_IFCHR | 0666, SPECIAL_NULL, LINUX_MKDEV(1, 3), 0);
+    add_node(dev, "zero", S_IFCHR | 0666, SPECIAL_ZERO, LINUX_MKDEV(1, 5), 0);
+    add_node(dev, "random", S_IFCHR | 0666, SPECIAL_RANDOM, LINUX_MKDEV(1, 8), 0);
+    add_node(dev, "urandom", S_IFCHR | 0666, SPECIAL_URANDOM, LINUX_MKDEV(1, 9), 0);
+    add_node(dev, "stdin", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 0);
+    add_node(dev, "stdout", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 1);
+    add_node(dev, "stderr", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 2);
+    struct inode *proc = hidden_dir(fs_root, "proc");
+    struct inode *self = proc ? hidden_dir(proc, "self") : NULL;
+    add_node(self, "exe", S_IFLNK | 0777, SPECIAL_EXE, 0, 0);
+    for (int i = 0; i < 3; i++)
+        consoles[i] = NULL;
+}
+
+/* The inode behind fd 1 (stream 1) or fd 2 (stream 2): a character device not in the tree. */
+struct inode *dev_console(int stream)
+{
+    if (!consoles[stream]) {
+        struct inode *ino = inode_new(S_IFCHR | 0620);
+        if (!ino)
+            return NULL;
+        ino->special = SPECIAL_CONSOLE;
+        ino->rdev = LINUX_MKDEV(5, 1);
+        ino->alias_fd = stream;
+        ino->refs = 1;   /* never freed */
+        consoles[stream] = ino;
+    }
+    return consoles[stream];
+}
+
+long dev_open(struct inode *ino, uint32_t flags, struct file **out)
+{
+    if (ino->special == SPECIAL_FD_ALIAS) {
+        struct file *f = fd_get(ino->alias_fd);
+        if (!f)
+            return -ENOENT;
+        file_get(f);
+        *out = f;
+        return 0;
+    }
+    if (ino->special == SPECIAL_NONE)
+        return -ENXIO;
+    *out = file_new(FILE_DEV, flags, ino);
+    return *out ? 0 : -ENOMEM;
+}
+
+long dev_read(struct file *f, void *buf, size_t n)
+{
+    switch (f->ino->special) {
+    case SPECIAL_ZERO:
+        memset(buf, 0, n);
+        return (long)n;
+    case SPECIAL_RANDOM:
+    case SPECIAL_URANDOM:
+        random_bytes(buf, n);
+        return (long)n;
+    default:
+        return 0;   /* null and the console read end-of-file */
+    }
+}
+
+long dev_write(struct file *f, const void *buf, size_t n)
+{
+    if (f->ino->special == SPECIAL_CONSOLE)
+        console_write(f->ino->alias_fd, buf, n);
+    return (long)n;
+}
