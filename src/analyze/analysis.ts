@@ -58,7 +58,8 @@ export interface Analysis {
   entry: number;
   /** True when the file has no .symtab: functions are found from call targets alone. */
   stripped: boolean;
-  code: { regions: CodeRegion[]; instructions: number; invalid: number };
+  /** `misalignedTargets`: direct branches into the middle of a decoded instruction (code the sweep may have missed). */
+  code: { regions: CodeRegion[]; instructions: number; invalid: number; misalignedTargets: number };
   functions: { total: number; fromSymbols: number; fromCallTargets: number };
   /** The syscall set: every number some site may use, ascending. */
   syscalls: SyscallUse[];
@@ -159,7 +160,7 @@ export function findSites(input: CodeInput, searchBudget = DEFAULT_SEARCH_BUDGET
     return {
       sites,
       unsupported,
-      code: { regions: [...code.regions], instructions: code.count, invalid: code.invalidCount },
+      code: { regions: [...code.regions], instructions: code.count, invalid: code.invalidCount, misalignedTargets: code.misalignedTargets },
       functions: { total: functions.starts.length, fromSymbols: functions.fromSymbols, fromCallTargets: functions.fromCallTargets },
     };
   } finally {

@@ -19,6 +19,14 @@ export const FLOW_DIRECT_CALL = 2;
 /** A direct jmp or jcc. */
 export const FLOW_DIRECT_JUMP = 4;
 
+// The iced enum members the sweep tests, as plain constants: the loop runs once per
+// instruction, and a property read on an imported enum there costs more than the decoding.
+const C = { invalid: Code.INVALID, syscall: Code.Syscall, sysenter: Code.Sysenter, int: Code.Int_imm8, int3: Code.Int3, hlt: Code.Hlt };
+const F = {
+  jump: FlowControl.UnconditionalBranch, conditionalJump: FlowControl.ConditionalBranch, call: FlowControl.Call,
+  interrupt: FlowControl.Interrupt, indirectJump: FlowControl.IndirectBranch, ret: FlowControl.Return, exception: FlowControl.Exception,
+};
+
 /** A contiguous run of code bytes, from an executable section (or segment, without sections). */
 export interface CodeRegion {
   name: string;
@@ -42,9 +50,20 @@ export function codeRegions(program: ElfProgram, sections: readonly ElfSection[]
   const fromSections = sections
     .filter((s) => s.type === SHT_PROGBITS && (s.flags & SHF_EXECINSTR) !== 0 && s.size > 0 && inExecutableSegment(s))
     .map((s) => ({ name: s.name, address: s.address, fileOffset: s.fileOffset, size: s.size }));
-  const regions = fromSections.length > 0
-    ? fromSections
-    : executable.map((s) => ({ name: `segment ${s.index}`, address: s.vaddr, fileOffset: s.offset, size: s.filesz }));
+  if (fromSections.length > 0) return fromSections.sort((a, b) => a.address - b.address);
+  // A whole segment usually starts with the ELF header, whose bytes decode into instructions
+  // that can run over the first real ones: start a fresh sweep at the entry point.
+  const regions: CodeRegion[] = [];
+  for (const s of executable) {
+    const region = { name: `segment ${s.index}`, address: s.vaddr, fileOffset: s.offset, size: s.filesz };
+    const split = program.entry - s.vaddr;
+    if (split > 0 && split < s.filesz) {
+      regions.push({ ...region, size: split });
+      regions.push({ name: `segment ${s.index} from the entry point`, address: program.entry, fileOffset: s.offset + split, size: s.filesz - split });
+    } else {
+      regions.push(region);
+    }
+  }
   return regions.sort((a, b) => a.address - b.address);
 }
 
@@ -64,6 +83,8 @@ export class Disassembly {
   readonly syscallSites: number[] = [];
   readonly unsupportedSites: { index: number; kind: UnsupportedKind }[] = [];
   invalidCount = 0;
+  /** Branch targets inside an instruction (not just past its prefixes): code the sweep missed. */
+  misalignedTargets = 0;
 
   private readonly decoders: Decoder[] = [];
   private readonly regionStart: number[] = [];
@@ -78,6 +99,8 @@ export class Disassembly {
     this.length = new Uint8Array(guess);
     this.flow = new Uint8Array(guess);
     for (const r of regions) this.sweep(r);
+    this.alignTargets(this.jumpsTo);
+    this.alignTargets(this.callsTo);
   }
 
   /** Frees the decoders' WebAssembly memory; the object is unusable afterwards. */
@@ -165,49 +188,90 @@ export class Disassembly {
       const i = this.count++;
       if (i >= this.address.length) this.grow();
       const length = instr.length;
-      const address = r.address + offset;
-      offset += length;
-      this.address[i] = address;
+      this.address[i] = r.address + offset;
       this.length[i] = length;
-      const code = instr.code;
+      offset += length;
+      const op = instr.code;
+      if (op === C.invalid) {
+        this.invalidCount++;
+        this.flow[i] = FLOW_NO_FALLTHROUGH;
+        continue;
+      }
       switch (instr.flowControl) {
-        case FlowControl.UnconditionalBranch:
-          this.flow[i] = FLOW_NO_FALLTHROUGH;
+        case F.jump:
           if (instr.isJmpShortOrNear) {
             this.flow[i] = FLOW_NO_FALLTHROUGH | FLOW_DIRECT_JUMP;
             addEdge(this.jumpsTo, Number(instr.nearBranch64), i);
+          } else {
+            this.flow[i] = FLOW_NO_FALLTHROUGH; // a far jump
           }
           break;
-        case FlowControl.ConditionalBranch:
+        case F.conditionalJump:
           this.flow[i] = FLOW_DIRECT_JUMP;
           addEdge(this.jumpsTo, Number(instr.nearBranch64), i);
           break;
-        case FlowControl.Call:
-          if (code === Code.Syscall) this.syscallSites.push(i);
-          else if (code === Code.Sysenter) this.unsupportedSites.push({ index: i, kind: 'sysenter' });
+        case F.call:
+          if (op === C.syscall) this.syscallSites.push(i);
+          else if (op === C.sysenter) this.unsupportedSites.push({ index: i, kind: 'sysenter' });
           else if (instr.isCallNear) {
             this.flow[i] = FLOW_DIRECT_CALL;
             addEdge(this.callsTo, Number(instr.nearBranch64), i);
           }
           break;
-        case FlowControl.Interrupt:
-          if (code === Code.Int_imm8 && instr.immediate8 === 0x80) this.unsupportedSites.push({ index: i, kind: 'int 0x80' });
-          if (code === Code.Int3) this.flow[i] = FLOW_NO_FALLTHROUGH;
+        case F.interrupt:
+          if (op === C.int && instr.immediate8 === 0x80) this.unsupportedSites.push({ index: i, kind: 'int 0x80' });
+          if (op === C.int3) this.flow[i] = FLOW_NO_FALLTHROUGH;
           break;
-        case FlowControl.IndirectBranch:
-        case FlowControl.Return:
-        case FlowControl.Exception:
+        case F.indirectJump:
+        case F.ret:
+        case F.exception:
           this.flow[i] = FLOW_NO_FALLTHROUGH;
           break;
         default:
-          if (code === Code.INVALID) {
-            this.invalidCount++;
-            this.flow[i] = FLOW_NO_FALLTHROUGH;
-          } else if (code === Code.Hlt) {
-            this.flow[i] = FLOW_NO_FALLTHROUGH;
-          }
+          if (op === C.hlt) this.flow[i] = FLOW_NO_FALLTHROUGH;
       }
     }
+  }
+
+  /**
+   * Moves each edge whose target lies in the prefix bytes of an instruction to that
+   * instruction: glibc jumps over a `lock` prefix (`je 1f; lock; 1: cmpxchg`), and the
+   * instruction without its prefix has the same effect on registers. Other targets inside an
+   * instruction are counted: the sweep decoded those bytes differently from the branch.
+   */
+  private alignTargets(edges: Map<number, number[]>): void {
+    for (const [target, sources] of [...edges]) {
+      if (this.indexOf(target) >= 0 || !this.regions.some((r) => target >= r.address && target < r.address + r.size)) continue;
+      const k = this.containing(target);
+      const start = this.address[k] as number;
+      const at = this.fileOffset(k);
+      let prefixesOnly = true;
+      for (let b = at; b < at + (target - start); b++) prefixesOnly &&= isPrefixByte(this.file[b] as number);
+      if (!prefixesOnly) {
+        this.misalignedTargets++;
+        continue;
+      }
+      edges.delete(target);
+      const existing = edges.get(start);
+      edges.set(start, existing ? [...existing, ...sources] : sources);
+    }
+  }
+
+  /** The index of the instruction whose bytes include `address` (the last one starting at or before it). */
+  private containing(address: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.address[mid] as number) <= address) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
   }
 
   private grow(): void {
@@ -222,6 +286,12 @@ export class Disassembly {
     this.length = length;
     this.flow = flow;
   }
+}
+
+/** Legacy and REX prefixes: lock, rep, segment overrides, operand and address size, 0x40-0x4f. */
+function isPrefixByte(b: number): boolean {
+  return b === 0xf0 || b === 0xf2 || b === 0xf3 || b === 0x2e || b === 0x36 || b === 0x3e || b === 0x26
+    || b === 0x64 || b === 0x65 || b === 0x66 || b === 0x67 || (b >= 0x40 && b <= 0x4f);
 }
 
 function addEdge(edges: Map<number, number[]>, target: number, from: number): void {

@@ -13,7 +13,8 @@ export function formatAnalysis(a: Analysis): string {
   const resolved = a.sites.length - a.unresolvedSites;
   out.push(`${a.file}: ${a.kind === 'exec' ? 'static executable' : 'static PIE'}${a.stripped ? ', stripped' : ''}`);
   out.push(`  code:      ${count(a.code.instructions)} instructions in ${a.code.regions.map((r) => r.name).join(', ')}` +
-    (a.code.invalid > 0 ? ` (${count(a.code.invalid)} undecodable)` : ''));
+    (a.code.invalid > 0 ? `, ${count(a.code.invalid)} undecodable` : '') +
+    (a.code.misalignedTargets > 0 ? `, ${count(a.code.misalignedTargets)} branch targets inside other instructions (data in code?)` : ''));
   out.push(`  functions: ${count(a.functions.total)} (${count(a.functions.fromSymbols)} from symbols, ${count(a.functions.fromCallTargets)} from call targets)`);
   out.push(`  sites:     ${a.sites.length} syscall instructions, ${resolved} resolved, ${a.unresolvedSites} not fully resolved` +
     `; ${a.unsupported.length} unsupported (int 0x80, sysenter)`);
