@@ -156,7 +156,7 @@ describe('syscall number resolution', () => {
 
   it('reports what it cannot follow: a load, a wrapper nobody calls directly, a loop that counts', () => {
     const load = onlySite(analyze([I.movEaxMemRdi, I.syscall, I.hlt]));
-    expect(load).toMatchObject({ resolved: false, numbers: [], unknown: [{ address: BASE, why: 'set by `mov eax, [rdi]`' }] });
+    expect(load).toMatchObject({ resolved: false, numbers: [], unknown: [{ address: BASE, why: 'loaded from memory by `mov eax, [rdi]`' }] });
 
     const orphan = onlySite(analyze([L('wrapper'), I.movRaxRdi, I.syscall, I.ret], ['wrapper']));
     expect(orphan.unknown[0]?.why).toBe('rdi at the start of wrapper, which has no direct caller');

@@ -80,14 +80,18 @@ export class BackwardDataFlow {
       const address = this.code.address[state.index] as number;
 
       if (this.functions.isStart(address)) {
-        // A function's registers at entry are its callers' registers before the call.
+        // A function's registers at entry are its callers' registers before the call. Code
+        // that runs into the start from above is followed too: a call target in a stripped
+        // program may be a shared tail of another function rather than a real start.
         result.throughCallers.add(address);
         const callers = [...(this.code.callsTo.get(address) ?? []), ...(this.code.jumpsTo.get(address) ?? [])];
-        if (callers.length === 0) {
+        const above = this.fallthroughPredecessor(state.index);
+        if (callers.length === 0 && above === undefined) {
           const label = functionLabel({ start: address, name: this.functions.nameOf(address) });
           addUnknown(address, `${REGISTER_NAMES[state.family]} at the start of ${label}, which has no direct caller`);
         }
         for (const c of callers) pending.push({ index: c, family: state.family, add: state.add });
+        if (above !== undefined) this.follow(above, state, this.effects(above).get(state.family), pending, result, addUnknown);
         continue;
       }
 
@@ -135,17 +139,22 @@ export class BackwardDataFlow {
     }
   }
 
-  /**
-   * The instructions that may execute right before `index`: direct jumps to it, and the
-   * instruction before it unless that one does not continue (a jmp, or a call of a function
-   * that never returns).
-   */
+  /** The instructions that may execute right before `index`: direct jumps to it and the one above. */
   private predecessors(index: number, address: number): number[] {
     const jumps = this.code.jumpsTo.get(address) ?? [];
+    const above = this.fallthroughPredecessor(index);
+    return above === undefined ? jumps : [above, ...jumps];
+  }
+
+  /**
+   * The instruction before `index` when execution continues from it into `index`: not a jmp or
+   * ret, not a call of a function that never returns, and not dead padding.
+   */
+  private fallthroughPredecessor(index: number): number | undefined {
     const p = index - 1;
-    if (p < 0 || !this.code.fallsThrough(p)) return jumps;
-    if (((this.code.flow[p] ?? 0) & FLOW_DIRECT_CALL) !== 0 && !this.returns.mayReturn(this.returns.branchTarget(p))) return jumps;
-    return [p, ...jumps];
+    if (p < 0 || !this.code.fallsThrough(p)) return undefined;
+    if (((this.code.flow[p] ?? 0) & FLOW_DIRECT_CALL) !== 0 && !this.returns.mayReturn(this.returns.branchTarget(p))) return undefined;
+    return p;
   }
 
   private isNop(index: number): boolean {

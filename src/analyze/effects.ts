@@ -6,7 +6,7 @@
  * r15): a write to eax or al is a write to the rax family. Only writes matter; a register an
  * instruction does not write keeps its value.
  */
-import { Code, OpAccess, OpKind, Register, RegisterExt, type Instruction, InstructionInfoFactory } from 'iced-x86';
+import { Code, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterExt, type Instruction } from 'iced-x86';
 
 export type RegisterEffect =
   | { kind: 'const'; value: number }
@@ -81,15 +81,23 @@ export function instructionEffects(instr: Instruction, text: () => string): Inst
   const info = infoFactory.info(instr);
   // usedRegisters() is typed Array<any> by wasm-bindgen; its elements are UsedRegister objects.
   const used = info.usedRegisters() as { register: Register; access: OpAccess; free(): void }[];
+  const how = readsMemory(instr) ? 'loaded from memory by' : 'computed by';
   for (const u of used) {
     const family = familyOf(u.register);
     const writes = u.access === OpAccess.Write || u.access === OpAccess.CondWrite
       || u.access === OpAccess.ReadWrite || u.access === OpAccess.ReadCondWrite;
-    if (family >= 0 && family !== RSP && writes) effects.set(family, { kind: 'unknown', why: `set by \`${text()}\`` });
+    if (family >= 0 && family !== RSP && writes) effects.set(family, { kind: 'unknown', why: `${how} \`${text()}\`` });
     u.free();
   }
   info.free();
   return effects;
+}
+
+/** True when an operand of `instr` is in memory (lea computes an address and reads nothing). */
+function readsMemory(instr: Instruction): boolean {
+  if (instr.mnemonic === Mnemonic.Lea) return false;
+  for (let op = 0; op < instr.opCount; op++) if (instr.opKind(op) === OpKind.Memory) return true;
+  return false;
 }
 
 interface KnownEffect {

@@ -15,7 +15,7 @@ export function formatAnalysis(a: Analysis): string {
   out.push(`  code:      ${count(a.code.instructions)} instructions in ${a.code.regions.map((r) => r.name).join(', ')}` +
     (a.code.invalid > 0 ? `, ${count(a.code.invalid)} undecodable` : '') +
     (a.code.misalignedTargets > 0 ? `, ${count(a.code.misalignedTargets)} branch targets inside other instructions (data in code?)` : ''));
-  out.push(`  functions: ${count(a.functions.total)} (${count(a.functions.fromSymbols)} from symbols, ${count(a.functions.fromCallTargets)} from call targets)`);
+  out.push(`  functions: ${count(a.functions.total)} (${count(a.functions.fromSymbols)} from symbols, ${count(a.functions.fromCallTargets)} from call targets and the entry point)`);
   out.push(`  sites:     ${a.sites.length} syscall instructions, ${resolved} resolved, ${a.unresolvedSites} not fully resolved` +
     `; ${a.unsupported.length} unsupported (int 0x80, sysenter)`);
   out.push(`  analyzed in ${a.durationMs} ms`);
@@ -33,7 +33,8 @@ export function formatAnalysis(a: Analysis): string {
   }
   if (a.lacking.length > 0) {
     out.push('');
-    out.push(`lacking in unikit (the program fails with ENOSYS if it reaches them): ${a.lacking.join(', ')}`);
+    out.push('lacking in unikit (the program fails with ENOSYS if it reaches them):');
+    out.push(...wrap(a.lacking, 96).map((line) => `  ${line}`));
   }
 
   const wrappers = wrapperSummary(a.sites);
@@ -86,6 +87,23 @@ function wrapperSummary(sites: readonly SyscallSite[]): WrapperLine[] {
     lines.set(s.function, line);
   }
   return [...lines.entries()].map(([name, l]) => ({ name, sites: l.sites, numbers: l.numbers.size }));
+}
+
+/** Joins `words` with ", " into lines of at most `width` characters. */
+function wrap(words: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    const next = line === '' ? w : `${line}, ${w}`;
+    if (next.length > width && line !== '') {
+      lines.push(`${line},`);
+      line = w;
+    } else {
+      line = next;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 function count(n: number): string {
