@@ -172,8 +172,11 @@ long sys_mremap(long old_addr, long old_len, long new_len, long flags, long new_
     return err ? err : (long)to;
 }
 
+/* The advice values Linux knows (5-7 are unused numbers); the rest are refused like Linux does. */
+static bool known_advice(long a) { return (a >= 0 && a <= 25 && (a < 5 || a > 7)) || a == 100 || a == 101; }
+
 long sys_madvise(long addr, long len, long advice) {
-    if ((addr & (PAGE_SIZE - 1)) || len < 0)
+    if ((addr & (PAGE_SIZE - 1)) || len < 0 || !known_advice(advice))
         return -EINVAL;
     uint64_t end = (uint64_t)addr + ALIGN_UP((uint64_t)len, PAGE_SIZE);
     if (advice == MADV_DONTNEED) {
