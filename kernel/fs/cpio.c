@@ -277,15 +277,18 @@ long fs_init(const void *cpio, size_t len)
     size_t off = 0;
     bool done = len == 0;   /* no initrd: an empty root */
     nhardlinks = 0;
+    fs_times_frozen = true;
     while (!done && r == 0) {
-        if (off >= len)
-            return bad("archive ends without a TRAILER!!! member", off);
+        if (off >= len) {
+            r = bad("archive ends without a TRAILER!!! member", off);
+            break;
+        }
         r = parse_member(cpio, len, &off, &done);
     }
-    if (r)
-        return r;
-    if ((r = make_tmp()) != 0)
-        return r;
-    dev_make_nodes();
-    return 0;
+    if (r == 0)
+        r = make_tmp();
+    if (r == 0)
+        dev_make_nodes();
+    fs_times_frozen = false;
+    return r;
 }

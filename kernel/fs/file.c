@@ -133,6 +133,8 @@ long file_read_user(struct file *f, uint64_t ubuf, size_t n, int64_t off)
     size_t len = file_read_len(f, MIN(n, MAX_RW_COUNT), *pos);
     if (len && !user_range_ok(ubuf, len, true))
         return -EFAULT;
+    if (len == 0 && n && f->kind == FILE_PIPE_R)
+        return pipe_read(f, NULL, n);   /* empty: end-of-file or -EAGAIN, copies nothing */
     return file_read(f, (void *)ubuf, len, pos);
 }
 
@@ -224,7 +226,7 @@ long file_getdents(struct file *f, void *buf, size_t n)
     struct inode *ino;
     uint64_t cookie;
     while (next_dirent(f->ino, f->pos, &name, &len, &ino, &cookie)) {
-        size_t reclen = ALIGN_UP(sizeof(struct linux_dirent64) + len + 1, 8);
+        size_t reclen = ALIGN_UP(offsetof(struct linux_dirent64, d_name) + len + 1, 8);
         if (used + reclen > n)
             return used ? (long)used : -EINVAL;
         struct linux_dirent64 *d = (struct linux_dirent64 *)rec;

@@ -66,6 +66,7 @@ struct inode {
 
 /* inode.c */
 extern struct inode *fs_root;
+extern bool fs_times_frozen;
 struct ktime ktime_now(void);
 struct inode *inode_new(uint32_t mode);
 void inode_get(struct inode *ino);

@@ -10,6 +10,7 @@
 struct inode *fs_root;
 static uint64_t next_ino = 1;
 static uint32_t umask_bits = 022;
+bool fs_times_frozen;   /* set while the initrd is unpacked: keep the archive's times */
 
 struct ktime ktime_now(void)
 {
@@ -77,6 +78,8 @@ void inode_drop_link(struct inode *ino)
 
 void inode_touch_mc(struct inode *ino)
 {
+    if (fs_times_frozen)
+        return;
     ino->mtime = ino->ctime = ktime_now();
 }
 
@@ -138,7 +141,7 @@ long inode_write(struct inode *ino, const void *buf, size_t n, uint64_t off)
 
 size_t inode_read(struct inode *ino, void *buf, size_t n, uint64_t off)
 {
-    if (off >= ino->size)
+    if (off >= ino->size || n == 0)
         return 0;
     size_t len = MIN(n, ino->size - off);
     memcpy(buf, ino->data + off, len);
