@@ -84,7 +84,8 @@ describe.skipIf(!kernelBuilt())('apps/ programs: Linux first, then the unikernel
   }, 120_000);
 
   it('syscalls prints SUCCESS', async () => {
-    const { vm } = await onLinuxThenUnikernel('syscalls');
+    const { native, vm } = await onLinuxThenUnikernel('syscalls');
+    expect(native.stdout.toString()).toMatch(/^SUCCESS$/m);
     expect(vm.stdout.toString()).toMatch(/^SUCCESS$/m);
     expect(vm.status).toBe(0);
   });
@@ -102,6 +103,15 @@ describe.skipIf(!kernelBuilt())('apps/ programs: Linux first, then the unikernel
     expect(vm.stdout.toString()).toBe('fork returned -1 errno=38\n');
     expect(vm.stderr.split('\n')).toContain('unikit: syscall 57 (fork) is not implemented');
     expect(vm.status).toBe(0);
+  });
+
+  it('too little --mem names a value with which the program does run', async () => {
+    const refused = await runCli(['run', appPath('hello'), '--mem', '512K']);
+    expect(refused.status).toBe(125);
+    const m = /use --mem (\d+K) or more$/m.exec(refused.stderr);
+    expect(m).not.toBeNull();
+    const ran = await runCli(['run', appPath('hello'), '--mem', m?.[1] ?? '']);
+    expect({ status: ran.status, stdout: ran.stdout.toString() }).toEqual({ status: 0, stdout: 'Hello from unikit!\n' });
   });
 
   it('boots on -M q35 too', async () => {
