@@ -11,6 +11,7 @@ import { parseElf } from '../elf/index.js';
 import { BackwardDataFlow, DEFAULT_SEARCH_BUDGET, type UnknownPath } from './dataflow.js';
 import { codeRegions, Disassembly, type CodeRegion, type UnsupportedKind } from './decode.js';
 import { RAX } from './effects.js';
+import { AddressReferences, dataRanges, type DataRange } from './references.js';
 import { FunctionIndex, functionLabel } from './functions.js';
 import { hasSymbolTable, readFunctionSymbols, readSections, type FunctionSymbol } from './sections.js';
 import { siteNeighbourhood, type SiteNeighbourhood } from './sites.js';
@@ -90,7 +91,10 @@ export function analyzeElf(input: string | Buffer, options: AnalyzeOptions = {})
   const program = parseElf(buf, file);
   const sections = readSections(buf);
   const found = findSites(
-    { file: buf, regions: codeRegions(program, sections), symbols: readFunctionSymbols(buf, sections), entry: program.entry },
+    {
+      file: buf, regions: codeRegions(program, sections), data: dataRanges(program, sections),
+      symbols: readFunctionSymbols(buf, sections), entry: program.entry,
+    },
     options.searchBudget,
   );
   const syscalls = syscallSet(found.sites, options.support ?? kernelSupport());
@@ -115,6 +119,8 @@ export function analyzeElf(input: string | Buffer, options: AnalyzeOptions = {})
 export interface CodeInput {
   file: Buffer;
   regions: CodeRegion[];
+  /** Where pointers to functions may be stored (see references.ts). */
+  data: DataRange[];
   symbols: FunctionSymbol[];
   entry: number;
 }
@@ -131,7 +137,8 @@ export function findSites(input: CodeInput, searchBudget = DEFAULT_SEARCH_BUDGET
   const code = new Disassembly(input.file, input.regions);
   try {
     const functions = new FunctionIndex(code, input.symbols, input.entry);
-    const dataflow = new BackwardDataFlow(code, functions, searchBudget);
+    const references = new AddressReferences(input.file, input.regions, input.data);
+    const dataflow = new BackwardDataFlow(code, functions, references, searchBudget);
     const labelAt = (address: number): string | null => {
       const f = functions.containing(address);
       return f ? functionLabel(f) : null;

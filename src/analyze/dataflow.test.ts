@@ -62,11 +62,22 @@ function assemble(pieces: Piece[]): { code: Buffer; labels: Map<string, number> 
   return { code: Buffer.from(bytes), labels };
 }
 
-/** Resolves every site of a program; `functions` names labels that are function symbols. */
-function analyze(pieces: Piece[], functions: string[] = []): FoundSites {
+/**
+ * Resolves every site of a program; `functions` names labels that are function symbols, and
+ * `pointersTo` labels whose address a data section (placed after the code) holds.
+ */
+function analyze(pieces: Piece[], functions: string[] = [], pointersTo: string[] = []): FoundSites {
   const { code, labels } = assemble(pieces);
   const symbols = functions.map((name) => ({ name, address: labels.get(name) as number, size: 0 }));
-  return findSites({ file: code, regions: [{ name: '.text', address: BASE, fileOffset: 0, size: code.length }], symbols, entry: BASE });
+  const data = Buffer.alloc(8 * pointersTo.length);
+  pointersTo.forEach((label, i) => data.writeBigUInt64LE(BigInt(labels.get(label) as number), 8 * i));
+  return findSites({
+    file: Buffer.concat([code, data]),
+    regions: [{ name: '.text', address: BASE, fileOffset: 0, size: code.length }],
+    data: [{ fileOffset: code.length, address: 0x500000, size: data.length }],
+    symbols,
+    entry: BASE,
+  });
 }
 
 const L = (label: string): Piece => ({ label });
@@ -113,6 +124,13 @@ describe('syscall number resolution', () => {
       L('wrapper'), I.movRaxRdi, I.syscall, I.ret,
     ], ['main', 'wrapper']);
     expect(onlySite(found)).toMatchObject({ function: 'wrapper', numbers: [39, 110], resolved: true, through: ['wrapper'] });
+  });
+
+  it('does not claim a complete answer for a wrapper whose address is also taken', () => {
+    const program: Piece[] = [L('main'), I.movEdi(39), call('wrapper'), I.ret, L('wrapper'), I.movRaxRdi, I.syscall, I.ret];
+    const site = onlySite(analyze(program, ['main', 'wrapper'], ['wrapper']));
+    expect(site).toMatchObject({ numbers: [39], resolved: false });
+    expect(site.unknown[0]?.why).toBe('rdi at the start of wrapper, whose address is taken at 0x500000: calls through pointers are not followed');
   });
 
   it('resolves two levels of wrappers and a tail jump (musl __syscall_cp -> __syscall_cp_asm)', () => {

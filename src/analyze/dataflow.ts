@@ -11,6 +11,7 @@ import { Mnemonic } from 'iced-x86';
 import { FLOW_DIRECT_CALL, type Disassembly } from './decode.js';
 import { instructionEffects, pushedValue, REGISTER_NAMES, type InstructionEffects, type RegisterEffect } from './effects.js';
 import { functionLabel, type FunctionIndex } from './functions.js';
+import type { AddressReferences } from './references.js';
 import { ReturnAnalysis } from './returns.js';
 
 /** Where and why one path of the search stopped without a constant. */
@@ -43,6 +44,7 @@ export class BackwardDataFlow {
   constructor(
     private readonly code: Disassembly,
     private readonly functions: FunctionIndex,
+    private readonly references: AddressReferences,
     private readonly budget: number = DEFAULT_SEARCH_BUDGET,
   ) {
     this.returns = new ReturnAnalysis(code, functions);
@@ -86,9 +88,14 @@ export class BackwardDataFlow {
         result.throughCallers.add(address);
         const callers = [...(this.code.callsTo.get(address) ?? []), ...(this.code.jumpsTo.get(address) ?? [])];
         const above = this.fallthroughPredecessor(state.index);
+        const label = (): string => functionLabel({ start: address, name: this.functions.nameOf(address) });
         if (callers.length === 0 && above === undefined) {
-          const label = functionLabel({ start: address, name: this.functions.nameOf(address) });
-          addUnknown(address, `${REGISTER_NAMES[state.family]} at the start of ${label}, which has no direct caller`);
+          addUnknown(address, `${REGISTER_NAMES[state.family]} at the start of ${label()}, which has no direct caller`);
+        } else {
+          const taken = this.references.takenAt(address);
+          if (taken !== undefined) {
+            addUnknown(address, `${REGISTER_NAMES[state.family]} at the start of ${label()}, whose address is taken at 0x${taken.toString(16)}: calls through pointers are not followed`);
+          }
         }
         for (const c of callers) pending.push({ index: c, family: state.family, add: state.add });
         if (above !== undefined) this.follow(above, state, this.effects(above).get(state.family), pending, result, addUnknown);
