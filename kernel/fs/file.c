@@ -175,10 +175,10 @@ long file_lseek(struct file *f, int64_t off, int whence)
     switch (f->kind) {
     case FILE_REG:
         return seek_reg(f, off, whence);
-    case FILE_DIR:
-        if (whence == SEEK_CUR && off == 0)
-            return (long)f->pos;
-        if (whence != SEEK_SET || off < 0)
+    case FILE_DIR:   /* positions are entry cookies; SEEK_END means nothing (as tmpfs) */
+        if (whence == SEEK_CUR)
+            off += (int64_t)f->pos;
+        if ((whence != SEEK_SET && whence != SEEK_CUR) || off < 0)
             return -EINVAL;
         return (long)(f->pos = (uint64_t)off);
     case FILE_DEV:

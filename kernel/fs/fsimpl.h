@@ -93,6 +93,7 @@ void dir_free(struct inode *dir);
  * path names, or NULL when only its last component is missing (dir and name say where it
  * would go). `dir` is NULL for "/" (and paths that end there). */
 #define LOOKUP_FOLLOW 1
+#define LOOKUP_ANY_LAST 2   /* a trailing '/' on a non-directory is the caller's to judge */
 struct lookup {
     struct inode *dir;
     struct inode *ino;

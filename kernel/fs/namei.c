@@ -74,7 +74,9 @@ long fs_rmdir(struct inode *base, const char *path)
         return -ENOTDIR;
     if (strcmp(lk.name, ".") == 0)
         return -EINVAL;
-    if (!lk.dir || lk.ino == fs_root || strcmp(lk.name, "..") == 0)
+    if (!lk.dir || lk.ino == fs_root)
+        return -EBUSY;
+    if (strcmp(lk.name, "..") == 0)
         return -ENOTEMPTY;
     if (!dir_is_empty(lk.ino))
         return -ENOTEMPTY;
@@ -132,17 +134,19 @@ long fs_rename(struct inode *ob, const char *op, struct inode *nb, const char *n
         return r;
     if (!o.ino)
         return -ENOENT;
-    r = path_lookup(nb, np, 0, &n);
+    r = path_lookup(nb, np, LOOKUP_ANY_LAST, &n);
     if (r)
         return r;
     if (!o.dir || !n.dir || name_is_dot(o.name) || name_is_dot(n.name))
-        return o.dir && n.dir ? -EINVAL : -EBUSY;
-    if ((o.slash || n.slash) && !S_ISDIR(o.ino->mode))
-        return -ENOTDIR;
+        return -EBUSY;
     if (n.ino == o.ino)
         return (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
     if (S_ISDIR(o.ino->mode) && is_within(n.dir, o.ino))
         return -EINVAL;
+    if ((o.slash || n.slash) && !S_ISDIR(o.ino->mode))
+        return -ENOTDIR;
+    if (n.slash && n.ino && !S_ISDIR(n.ino->mode))
+        return -ENOTDIR;
     if (n.ino && (flags & RENAME_NOREPLACE))
         return -EEXIST;
     if (n.ino && (r = rename_target_ok(o.ino, n.ino)))
@@ -211,6 +215,8 @@ long fs_open(struct inode *base, const char *path, int flags, uint32_t mode, str
     struct inode *ino = NULL;
     if (flags & O_TMPFILE_BIT)
         return -EOPNOTSUPP;
+    if ((flags & O_CREAT) && (flags & O_DIRECTORY))
+        return -EINVAL;   /* as Linux 6.4 and later */
     long r = open_lookup(base, path, flags, mode, &ino);
     if (r)
         return r;

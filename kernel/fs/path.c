@@ -129,7 +129,7 @@ long path_lookup(struct inode *base, const char *path, int flags, struct lookup 
         return -ENOMEM;
     long r = walk(base ? base : cwd, &buf, flags, out);
     kfree(buf);
-    if (r == 0 && out->slash && out->ino && !S_ISDIR(out->ino->mode))
+    if (r == 0 && out->slash && out->ino && !S_ISDIR(out->ino->mode) && !(flags & LOOKUP_ANY_LAST))
         r = -ENOTDIR;
     return r;
 }

@@ -9,6 +9,7 @@
 
 #define MAX_SENDFILE_CHUNK 65536
 #define NSEC_PER_MSEC 1000000ULL
+#define LONG_MAX_COUNT 0x7ffff000L
 
 /* Paths copied from the program; two for the calls that take two. */
 static char pathbuf[2][PATH_MAX_LEN];
@@ -78,7 +79,7 @@ long sys_read(long fd, long buf, long count)
     if (!f)
         return -EBADF;
     if (count < 0)
-        return -EINVAL;
+        return -EFAULT;   /* as Linux: no user range is that long */
     return file_read_user(f, (uint64_t)buf, (size_t)count, -1);
 }
 
@@ -88,7 +89,7 @@ long sys_write(long fd, long buf, long count)
     if (!f)
         return -EBADF;
     if (count < 0)
-        return -EINVAL;
+        return -EFAULT;
     return file_write_user(f, (uint64_t)buf, (size_t)count, -1);
 }
 
@@ -104,10 +105,12 @@ long sys_pread64(long fd, long buf, long count, long off)
     struct file *f = getf(fd);
     if (!f)
         return -EBADF;
-    if (count < 0 || off < 0)
-        return -EINVAL;
     if (!seekable(f))
         return -ESPIPE;
+    if (off < 0)
+        return -EINVAL;
+    if (count < 0)
+        return -EFAULT;
     return file_read_user(f, (uint64_t)buf, (size_t)count, off);
 }
 
@@ -116,10 +119,12 @@ long sys_pwrite64(long fd, long buf, long count, long off)
     struct file *f = getf(fd);
     if (!f)
         return -EBADF;
-    if (count < 0 || off < 0)
-        return -EINVAL;
     if (!seekable(f))
         return -ESPIPE;
+    if (off < 0)
+        return -EINVAL;
+    if (count < 0)
+        return -EFAULT;
     return file_write_user(f, (uint64_t)buf, (size_t)count, off);
 }
 
@@ -678,7 +683,7 @@ long sys_sendfile(long out_fd, long in_fd, long offp, long count)
     if (r)
         return r;
     if (count < 0)
-        return -EINVAL;
+        count = LONG_MAX_COUNT;   /* a size_t: capped like any other count */
     if (!offp)
         return sendfile_copy(out, in, &in->pos, (size_t)count);
     int64_t off;
