@@ -153,6 +153,7 @@ export class Disassembly {
       this.formatter.uppercaseHex = false;
       this.formatter.spaceAfterOperandSeparator = true;
       this.formatter.showBranchSize = false;
+      this.formatter.branchLeadingZeros = false;
     }
     return this.formatter.format(this.decodeAt(index));
   }
