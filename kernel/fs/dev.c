@@ -1,6 +1,7 @@
 /*
  * Character devices: /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/stdin|stdout|stderr
- * (opening one dups that descriptor), the console behind fds 1 and 2, and /proc/self/exe.
+ * (opening one dups that descriptor), the console behind fds 1 and 2; and /proc/self/exe and
+ * /proc/mounts (one line: the RAM filesystem at /, which df and mount read).
  * The kernel adds /dev and /proc as hidden entries: found by lookup even when the initrd
  * lacks them, but not listed by getdents64, so `ls /` shows what the image holds.
  */
@@ -37,6 +38,17 @@ static void add_node(struct inode *dir, const char *name, uint32_t mode, enum sp
         inode_drop_link(ino);
 }
 
+static void add_mounts(struct inode *proc)
+{
+    static const char mounts[] = "rootfs / tmpfs rw 0 0\n";
+    add_node(proc, "mounts", S_IFREG | 0444, SPECIAL_NONE, 0, 0);
+    struct dentry *d = proc ? dir_find(proc, "mounts", 6) : NULL;
+    if (d && !d->ino->size) {
+        d->ino->data = (uint8_t *)mounts;   /* borrowed, like initrd data */
+        d->ino->size = sizeof(mounts) - 1;
+    }
+}
+
 void dev_make_nodes(void)
 {
     struct inode *dev = hidden_dir(fs_root, "dev");
@@ -50,6 +62,7 @@ void dev_make_nodes(void)
     struct inode *proc = hidden_dir(fs_root, "proc");
     struct inode *self = proc ? hidden_dir(proc, "self") : NULL;
     add_node(self, "exe", S_IFLNK | 0777, SPECIAL_EXE, 0, 0);
+    add_mounts(proc);
     for (int i = 0; i < 3; i++)
         consoles[i] = NULL;
 }

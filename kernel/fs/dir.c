@@ -78,11 +78,12 @@ long dir_add(struct inode *dir, const char *name, size_t len, struct inode *chil
     d->hidden = hidden;
     d->cookie = t->next_cookie++;
     t->ents[t->n++] = d;
+    t->nhidden += hidden;
     bucket_insert(t, d);
     if (S_ISDIR(child->mode)) {
         child->parent = dir;
         child->dentry = d;
-        dir->nlink++;
+        dir->nlink += !hidden;
     }
     inode_touch_mc(dir);
     return 0;
@@ -113,8 +114,9 @@ void dir_remove(struct inode *dir, struct dentry *d)
     size_t i = dir_index_after(t, d->cookie) - 1;
     memmove(&t->ents[i], &t->ents[i + 1], (t->n - i - 1) * sizeof(*t->ents));
     t->n--;
+    t->nhidden -= d->hidden;
     if (S_ISDIR(d->ino->mode)) {
-        dir->nlink--;
+        dir->nlink -= !d->hidden;
         d->ino->dentry = NULL;
     }
     inode_touch_mc(dir);
@@ -134,6 +136,11 @@ struct dentry *dir_next(struct inode *dir, uint64_t cookie)
 bool dir_is_empty(struct inode *dir)
 {
     return dir->dir.n == 0;
+}
+
+size_t dir_visible(const struct inode *dir)
+{
+    return dir->dir.n - dir->dir.nhidden;
 }
 
 void dir_free(struct inode *dir)

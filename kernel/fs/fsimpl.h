@@ -42,6 +42,7 @@ struct dentry {
 struct dirtab {
     struct dentry **ents;     /* ordered by cookie */
     size_t n, cap;
+    size_t nhidden;           /* entries not listed (and not counted in nlink or size) */
     struct dentry **buckets;  /* hash chains; nbuckets is a power of two */
     size_t nbuckets;
     uint64_t next_cookie;
@@ -87,6 +88,7 @@ long dir_add(struct inode *dir, const char *name, size_t len, struct inode *chil
 void dir_remove(struct inode *dir, struct dentry *d);
 struct dentry *dir_next(struct inode *dir, uint64_t cookie);
 bool dir_is_empty(struct inode *dir);
+size_t dir_visible(const struct inode *dir);
 void dir_free(struct inode *dir);
 
 /* path.c: lookup. Returns 0 when every directory on the way exists: then `ino` is what the

@@ -178,7 +178,7 @@ static uint64_t inode_size(const struct inode *ino)
     if (ino->special == SPECIAL_EXE)
         return strlen(fs_exe_path());
     if (S_ISDIR(ino->mode))
-        return 40 + 20 * ino->dir.n;   /* what tmpfs reports: 20 bytes a name */
+        return 40 + 20 * dir_visible(ino);   /* what tmpfs reports: 20 bytes a name */
     return ino->size;
 }
 

@@ -538,6 +538,8 @@ static void t_symlinks(void)
     EQ(sys_readlink(L("/proc/self/exe"), L(b), sizeof(b)), 6);
     OK(memcmp(b, "/hello", 6) == 0);
     OK(strcmp(slurp("/proc/self/exe"), hello_text) == 0);
+    OK(strncmp(slurp("/proc/mounts"), "rootfs / tmpfs", 14) == 0);
+    EQ(st_of("/", true).st_nlink, 2 + 4);     /* etc, dir2, bin, tmp; not the hidden dev, proc */
 }
 
 static void t_dup_fcntl(void)
