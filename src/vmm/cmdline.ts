@@ -37,6 +37,9 @@ export function decodeValue(encoded: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** Kernel command-line flags (docs/guest-abi.md): hardening and execution modes. */
+export type KernelFlag = 'verbose' | 'strict' | 'fast' | 'aslr' | 'wx' | 'ro';
+
 export interface BootParams {
   prog: string;
   /** argv, argv[0] first; at least one entry. */
@@ -48,6 +51,8 @@ export interface BootParams {
   /** 32 bytes. */
   seed: Buffer;
   verbose?: boolean;
+  /** Further flags, each passed once as its own token. */
+  flags?: readonly KernelFlag[];
 }
 
 export function buildCmdline(p: BootParams): string {
@@ -59,7 +64,9 @@ export function buildCmdline(p: BootParams): string {
   tokens.push(`cwd=${encodeValue(p.cwd ?? '/')}`);
   if (p.tscKhz !== undefined) tokens.push(`tsc_khz=${Math.round(p.tscKhz)}`);
   tokens.push(`realtime_ns=${p.realtimeNs}`, `seed=${p.seed.toString('hex')}`);
-  if (p.verbose) tokens.push('verbose');
+  const flags = new Set<KernelFlag>(p.flags ?? []);
+  if (p.verbose) flags.add('verbose');
+  tokens.push(...flags);
   const line = tokens.join(' ');
   const length = Buffer.byteLength(line);
   if (length > CMDLINE_MAX) throw new CmdlineTooLongError(length, CMDLINE_MAX);

@@ -4,7 +4,7 @@ export type { VmOptions, VmResult, VmTimings } from './vm.js';
 export { chooseAccel, probeHost, resolveAccel } from './accel.js';
 export type { Accel, AccelRequest, AccelChoice, HostVirt } from './accel.js';
 export { buildCmdline, encodeValue, decodeValue, CMDLINE_MAX } from './cmdline.js';
-export type { BootParams } from './cmdline.js';
+export type { BootParams, KernelFlag } from './cmdline.js';
 export { qemuArgs, memoryArg, MICROVM_MACHINE, STREAM_FDS } from './qemu-args.js';
 export type { Machine, QemuArgsOptions } from './qemu-args.js';
 export { classifyKlogLine, KlogReader } from './klog.js';

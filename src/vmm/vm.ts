@@ -11,6 +11,7 @@ import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
 import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
 import { openChannels } from './channels.js';
 import { buildCmdline } from './cmdline.js';
+import type { KernelFlag } from './cmdline.js';
 import {
   QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
 } from './errors.js';
@@ -32,6 +33,8 @@ export interface VmOptions {
   accel?: AccelRequest;
   machine?: Machine;
   verbose?: boolean;
+  /** Kernel flags: strict, fast, aslr, wx, ro (docs/guest-abi.md). */
+  flags?: readonly KernelFlag[];
   /** Stop the VM after this long (no limit by default). */
   timeoutMs?: number;
   /** Where the program's stdout and stderr go, with backpressure: a slow reader slows the guest. */
@@ -83,7 +86,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const machine = o.machine ?? 'microvm';
   const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
   const cmdline = buildCmdline({
-    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose,
+    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
     tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
   });
   const args = qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
