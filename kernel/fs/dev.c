@@ -3,25 +3,29 @@
  * (opening one dups that descriptor), the console behind fds 1 and 2; and /proc/self/exe and
  * /proc/mounts (one line: the RAM filesystem at /, which df and mount read).
  * The kernel adds /dev and /proc as hidden entries: found by lookup even when the initrd
- * lacks them, but not listed by getdents64, so `ls /` shows what the image holds.
+ * lacks them, but not listed by getdents64, so `ls /` shows what the image holds. Inside
+ * them the nodes are listed; added to a /dev the initrd brings, they are hidden too.
  */
 #include "fsimpl.h"
 
 static struct inode *consoles[3];
 
-/* Finds or makes the hidden directory `name` in dir. */
-static struct inode *hidden_dir(struct inode *dir, const char *name)
+/* Finds or makes the directory `name` in dir (hidden when `hide`); *ours says it was made. */
+static struct inode *kernel_dir(struct inode *dir, const char *name, bool hide, bool *ours)
 {
-    struct dentry *d = dir_find(dir, name, strlen(name));
-    if (d)
-        return S_ISDIR(d->ino->mode) ? d->ino : NULL;
+    struct dentry *d = dir ? dir_find(dir, name, strlen(name)) : NULL;
+    *ours = !d && dir;
+    if (d || !dir)
+        return d && S_ISDIR(d->ino->mode) ? d->ino : NULL;
     struct inode *ino = inode_new(S_IFDIR | 0755);
-    if (ino && dir_add(dir, name, strlen(name), ino, true)) {
+    if (ino && dir_add(dir, name, strlen(name), ino, hide)) {
         inode_drop_link(ino);
         return NULL;
     }
     return ino;
 }
+
+static bool dir_ours;   /* the directory add_node fills was made by the kernel */
 
 static void add_node(struct inode *dir, const char *name, uint32_t mode, enum special sp,
                      uint64_t rdev, int arg)
@@ -34,13 +38,13 @@ static void add_node(struct inode *dir, const char *name, uint32_t mode, enum sp
     ino->special = sp;
     ino->rdev = rdev;
     ino->alias_fd = arg;
-    if (dir_add(dir, name, strlen(name), ino, true))
+    if (dir_add(dir, name, strlen(name), ino, !dir_ours))
         inode_drop_link(ino);
 }
 
 static void add_mounts(struct inode *proc)
 {
-    static const char mounts[] = "rootfs / tmpfs rw 0 0\n";
+    static const char mounts[] = "tmpfs / tmpfs rw 0 0\n";
     add_node(proc, "mounts", S_IFREG | 0444, SPECIAL_NONE, 0, 0);
     struct dentry *d = proc ? dir_find(proc, "mounts", 6) : NULL;
     if (d && !d->ino->size) {
@@ -51,7 +55,7 @@ static void add_mounts(struct inode *proc)
 
 void dev_make_nodes(void)
 {
-    struct inode *dev = hidden_dir(fs_root, "dev");
+    struct inode *dev = kernel_dir(fs_root, "dev", true, &dir_ours);
     add_node(dev, "null", S_IFCHR | 0666, SPECIAL_NULL, LINUX_MKDEV(1, 3), 0);
     add_node(dev, "zero", S_IFCHR | 0666, SPECIAL_ZERO, LINUX_MKDEV(1, 5), 0);
     add_node(dev, "random", S_IFCHR | 0666, SPECIAL_RANDOM, LINUX_MKDEV(1, 8), 0);
@@ -59,9 +63,11 @@ void dev_make_nodes(void)
     add_node(dev, "stdin", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 0);
     add_node(dev, "stdout", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 1);
     add_node(dev, "stderr", S_IFCHR | 0600, SPECIAL_FD_ALIAS, LINUX_MKDEV(5, 1), 2);
-    struct inode *proc = hidden_dir(fs_root, "proc");
-    struct inode *self = proc ? hidden_dir(proc, "self") : NULL;
+    bool proc_ours;
+    struct inode *proc = kernel_dir(fs_root, "proc", true, &proc_ours);
+    struct inode *self = kernel_dir(proc, "self", !proc_ours, &dir_ours);
     add_node(self, "exe", S_IFLNK | 0777, SPECIAL_EXE, 0, 0);
+    dir_ours = proc_ours;
     add_mounts(proc);
     for (int i = 0; i < 3; i++)
         consoles[i] = NULL;
