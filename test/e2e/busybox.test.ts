@@ -67,4 +67,21 @@ describe.skipIf(!kernelBuilt() || !existsSync(BUSYBOX))('busybox-static in the u
     expect(native.status).toBe(5);
     await expectSame(['sh', '-c', 'for i in 1 2 3; do echo "line $i"; done; test -f data/names.txt && echo present; [ -d /nope ] || echo absent']);
   });
+
+  it('keeps the host\'s wall clock (realtime_ns) and its TSC rate (tsc_khz)', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const date = await runCli(['run', BUSYBOX, '--', 'date', '+%s']);
+    const after = Math.ceil(Date.now() / 1000);
+    const guest = Number(date.stdout.toString().trim());
+    expect(guest).toBeGreaterThanOrEqual(before - 1);
+    expect(guest).toBeLessThanOrEqual(after + 1);
+
+    // A 300 ms sleep lasts about 300 ms: the guest turns TSC ticks into time at the host's rate.
+    const t0 = performance.now();
+    const sleep = await runCli(['run', BUSYBOX, '--', 'sleep', '0.3']);
+    const ms = performance.now() - t0;
+    expect(sleep.status).toBe(0);
+    expect(ms).toBeGreaterThan(300);
+    expect(ms).toBeLessThan(3000);
+  });
 });
