@@ -211,7 +211,9 @@ static bool next_dirent(struct inode *dir, uint64_t pos, const char **name, size
     return true;
 }
 
-long file_getdents(struct file *f, void *buf, size_t n)
+/* Fills the program's buffer at ubuf with linux_dirent64 records, each checked as it is
+ * written (like Linux, only the bytes written must be mapped). */
+long file_getdents(struct file *f, uint64_t ubuf, size_t n)
 {
     if (f->kind == FILE_PATH)
         return -EBADF;
@@ -236,7 +238,8 @@ long file_getdents(struct file *f, void *buf, size_t n)
         d->d_reclen = (uint16_t)reclen;
         d->d_type = (uint8_t)IFTODT(ino->mode);
         memcpy(d->d_name, name, len);
-        memcpy((uint8_t *)buf + used, rec, reclen);
+        if (copy_to_user(ubuf + used, rec, reclen))
+            return used ? (long)used : -EFAULT;
         used += reclen;
         f->pos = cookie;
     }

@@ -140,7 +140,7 @@ size_t file_read_len(struct file *f, size_t n, uint64_t pos);
 long file_read_user(struct file *f, uint64_t ubuf, size_t n, int64_t off);
 long file_write_user(struct file *f, uint64_t ubuf, size_t n, int64_t off);
 long file_lseek(struct file *f, int64_t off, int whence);
-long file_getdents(struct file *f, void *buf, size_t n);
+long file_getdents(struct file *f, uint64_t ubuf, size_t n);
 int file_poll(struct file *f, int events);
 long file_nread(struct file *f);
 int fd_install(struct file *f, int min, bool cloexec);

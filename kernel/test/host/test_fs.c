@@ -348,6 +348,7 @@ static void t_getdents(void)
     EQ(list_dir("/", 32, NULL, 0), n);                         /* one entry per call */
     EQ(list_dir("/", 16, NULL, 0), -EINVAL);                   /* too small for any */
     EQ(list_dir("/hello", 4096, NULL, 0), -ENOTDIR);
+    EQ(list_dir("/", 0xffffffffu, NULL, 0), n);                /* count larger than the buffer */
 
     /* d_type and d_off */
     static char buf[4096];
