@@ -28,6 +28,11 @@ describe('kernel command line', () => {
     expect(line).not.toMatch(/\s{2}/);
   });
 
+  it('passes kernel flags as bare tokens, once each', () => {
+    const line = buildCmdline({ prog: '/p', argv: ['/p'], env: [], realtimeNs: 1n, seed: Buffer.alloc(32), flags: ['aslr', 'wx', 'aslr'] });
+    expect(line.endsWith(' aslr wx')).toBe(true);
+  });
+
   it('refuses a command line longer than QEMU can pass', () => {
     const long = 'x'.repeat(CMDLINE_MAX);
     try {
