@@ -64,6 +64,15 @@ static bool parse_hdr(const char *p, struct cpio_hdr *h)
     return true;
 }
 
+/* A member under a symlink to a directory (lib -> usr/lib, then lib/x) goes into the target. */
+static struct inode *follow_dir(struct inode *dir, const char *name)
+{
+    struct lookup lk;
+    if (path_lookup(dir, name, LOOKUP_FOLLOW, &lk) || !lk.ino || !S_ISDIR(lk.ino->mode))
+        return NULL;
+    return lk.ino;
+}
+
 /* Walks (and creates) the directories of `path`, leaving the last component in *name. */
 static long make_parents(char *path, struct inode **dir, const char **name)
 {
@@ -81,7 +90,9 @@ static long make_parents(char *path, struct inode **dir, const char **name)
                 if (!next || dir_add(cur, s, strlen(s), next, false))
                     return -ENOMEM;
             } else if (!S_ISDIR(next->mode)) {
-                return -ENOTDIR;
+                next = follow_dir(cur, s);
+                if (!next)
+                    return -ENOTDIR;
             }
             cur = next;
         }

@@ -90,6 +90,7 @@ static long inode_reserve(struct inode *ino, uint64_t need)
         return -EFBIG;
     if (ino->cap && need <= ino->cap)
         return 0;
+    need = MAX(need, ino->size);   /* a borrowed file is copied whole */
     size_t cap = ino->cap ? ino->cap : 64;
     while (cap < need)
         cap *= 2;

@@ -54,6 +54,12 @@ static void build_initrd(void)
     cpio_add(c, "noexec", 0100644, "data", 4, 1);
     cpio_add_link(c, "h1", 0100644, "", 0, 77, 2);            /* newc: data on the last link */
     cpio_add_link(c, "h2", 0100644, "hard", 4, 77, 2);
+    cpio_add(c, "usr/lib/a", 0100644, "a", 1, 1);
+    cpio_add(c, "lib", 0120777, "usr/lib", 7, 1);
+    cpio_add(c, "lib/b", 0100644, "b", 1, 1);                 /* through the symlink */
+    static char large[10000];
+    memset(large, 'L', sizeof(large));
+    cpio_add(c, "large", 0100644, large, sizeof(large), 1);
     cpio_trailer(c);
 }
 
@@ -190,6 +196,14 @@ static void t_lookup_and_read(void)
 
 static void t_write_cow(void)
 {
+    OK(strcmp(slurp("/usr/lib/b"), "b") == 0);
+    EQ(st_of("/lib", false).st_mode & S_IFMT, S_IFLNK);
+    long lfd = xopen("large", O_WRONLY, 0);                  /* a small write at the start */
+    EQ(sys_write(lfd, L("s"), 1), 1);
+    sys_close(lfd);
+    const char *large = slurp("large");
+    OK(large && large[0] == 's' && large[1] == 'L' && strlen(large) == 8191);   /* slurp's cap */
+    EQ(st_of("large", true).st_size, 10000);
     const void *before, *after;
     size_t size;
     fs_map_file("etc/x", &before, &size);
@@ -542,7 +556,7 @@ static void t_symlinks(void)
     OK(strncmp(slurp("/proc/mounts"), "tmpfs / tmpfs", 13) == 0);
     EQ(list_dir("/dev", 4096, NULL, 0), 2 + 7);               /* listed inside /dev */
     EQ(list_dir("/proc", 4096, NULL, 0), 2 + 2);              /* self, mounts */
-    EQ(st_of("/", true).st_nlink, 2 + 4);     /* etc, dir2, bin, tmp; not the hidden dev, proc */
+    EQ(st_of("/", true).st_nlink, 2 + 5);     /* etc, dir2, bin, usr, tmp; not dev, proc */
 }
 
 static void t_dup_fcntl(void)
