@@ -40,10 +40,6 @@ export function decodeValue(encoded: string): string {
 /** Kernel command-line flags (docs/guest-abi.md): hardening and execution modes. */
 export type KernelFlag = 'verbose' | 'strict' | 'fast' | 'aslr' | 'wx' | 'ro';
 
-/** Bare flags of docs/guest-abi.md besides `verbose`: security and mode switches of the kernel. */
-export const KERNEL_FLAGS = ['strict', 'aslr', 'wx', 'ro', 'fast'] as const;
-export type KernelFlag = (typeof KERNEL_FLAGS)[number];
-
 export interface BootParams {
   prog: string;
   /** argv, argv[0] first; at least one entry. */

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
 import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
 import { openChannels } from './channels.js';
-import { type KernelFlag, buildCmdline } from './cmdline.js';
+import { buildCmdline } from './cmdline.js';
 import type { KernelFlag } from './cmdline.js';
 import {
   QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
@@ -86,7 +86,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const machine = o.machine ?? 'microvm';
   const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
   const cmdline = buildCmdline({
-    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.kernelFlags, flags: o.flags,
+    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
     tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
   });
   const args = qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
