@@ -273,6 +273,7 @@ void tcp_input(struct net_stack *st, const uint8_t *ip, size_t iplen, const uint
 
 /* ---- tcp_output.c ---- */
 void tcp_output(struct net_socket *s);                 /* sends what window and Nagle allow */
+void tcp_output_force(struct net_socket *s);           /* one segment regardless of Nagle/SWS */
 void tcp_send_ack(struct net_socket *s);
 void tcp_send_syn(struct net_socket *s);               /* SYN, or SYN-ACK in SYN_RECEIVED */
 void tcp_send_rst(struct net_socket *s);               /* for an existing connection */

@@ -133,6 +133,8 @@ void tcp_enter_time_wait(struct net_socket *s) {
     }
 }
 
+static uint16_t our_mss(const struct net_socket *s);
+
 uint64_t tcp_rto_now(const struct net_socket *s) {
     uint64_t r = s->rto;
     for (int i = 0; i < s->backoff && r < TCP_RTO_MAX; i++)
@@ -160,8 +162,11 @@ uint32_t tcp_rcv_window(const struct net_socket *s) {
     uint32_t w = s->rcvbuf - used;
     if (w > 65535)
         w = 65535;                            /* no window scaling */
-    uint32_t adv = s->rcv_adv - s->rcv_nxt;   /* never move the right edge left */
-    if (SEQ_GT(s->rcv_adv, s->rcv_nxt) && adv > w && adv <= 65535)
+    uint32_t adv = SEQ_GT(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+    /* Receiver SWS avoidance (RFC 1122 4.2.3.3): move the right edge only by a useful amount,
+     * and never to the left. */
+    uint32_t step = MIN(s->rcvbuf / 2, (uint32_t)our_mss(s));
+    if (w < adv || (w - adv < step && w != 65535 && w < s->rcvbuf))
         w = adv;
     return w;
 }
@@ -180,6 +185,12 @@ uint64_t tcp_next_deadline(const struct net_socket *s) {
 static void on_rexmit_timer(struct net_socket *s) {
     struct net_stack *st = s->st;
     if (s->persisting) {
+        if (s->snd_wnd && s->snd_max == s->snd_una) {
+            s->persisting = false;
+            s->backoff = 0;
+            tcp_output_force(s);              /* a small window: send what fits */
+            return;
+        }
         tcp_send_probe(s);
         if (s->backoff < 16)
             s->backoff++;

@@ -51,7 +51,9 @@ static bool can_send_data(enum tcp_state st) {
            st == TCP_LAST_ACK;
 }
 
-void tcp_output(struct net_socket *s) {
+/* force: send one segment even if Nagle or sender-side SWS avoidance would wait (the persist
+ * timer's override, RFC 1122 4.2.3.4). */
+static void output(struct net_socket *s, bool force) {
     if (!can_send_data(s->state))
         return;
     for (;;) {
@@ -67,7 +69,7 @@ void tcp_output(struct net_socket *s) {
         bool fin = s->fin_queued && n == avail;
         if (n == 0 && !fin)
             break;
-        if (n > 0 && n < s->mss && !fin) {
+        if (n > 0 && n < s->mss && !fin && !force) {
             /* Nagle: a small segment goes only when it carries all the data and nothing is
              * unacknowledged (or TCP_NODELAY), or when it is at least half the peer's largest
              * window (RFC 1122 4.2.3.4). */
@@ -99,17 +101,21 @@ void tcp_output(struct net_socket *s) {
             s->persisting = false;
             arm_rexmit(s);
         }
-        if (fin)
+        if (fin || force)
             break;
     }
-    /* Data waits but the peer's window is closed and nothing is in flight: probe it. */
-    if (s->snd_max == s->snd_una && s->sndq.len && s->snd_wnd == 0 && !s->rexmit_at) {
+    /* Data waits, nothing is in flight, and the peer's window is closed or too small to use:
+     * the persist timer probes it (zero window) or sends what fits (small window). */
+    if (s->snd_max == s->snd_una && s->sndq.len && !s->rexmit_at) {
         s->persisting = true;
         s->backoff = 0;
         s->rexmit_at = s->st->now + MAX(tcp_rto_now(s), TCP_PERSIST_MIN);
         net_arm(s->st, s->rexmit_at);
     }
 }
+
+void tcp_output(struct net_socket *s) { output(s, false); }
+void tcp_output_force(struct net_socket *s) { output(s, true); }
 
 void tcp_send_ack(struct net_socket *s) {
     if (s->state == TCP_CLOSED || s->state == TCP_LISTEN || s->state == TCP_SYN_SENT)

@@ -346,7 +346,7 @@ static bool step_udp_echo(void *arg) {
             a->bad = true;
         a->got++;
     }
-    return a->got == 10 || a->bad;
+    return a->got == NET_ARP_QUEUE || a->bad;
 }
 
 static void test_udp(void) {
@@ -359,7 +359,7 @@ static void test_udp(void) {
     CHECK(net_bind(a.srv, &b7) == 0, "bind");
     struct net_addr to = {B_IP, 7};
     uint8_t msg[1000];
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < NET_ARP_QUEUE; i++) {   /* all wait for ARP; the queue holds this many */
         memset(msg, i, sizeof msg);
         CHECK(net_sendto(a.cli, msg, sizeof msg, 0, &to) == 1000, "sendto");
     }
