@@ -103,6 +103,10 @@ struct netif {
 
 /* ---- netif.c: the stack as a whole ---- */
 
+/* The kernel's one stack, for the socket syscalls: set once at boot by whoever brings up
+ * networking (net_create(&virtio_nif), or net_create(NULL) for --net none); NULL before. */
+extern struct net_stack *net_kernel;
+
 /* The QEMU user-networking defaults: 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3, MTU 1500. */
 void net_default_config(struct netif *nif);
 /* Sets the address; netmask must be contiguous ones (or -EINVAL). gateway 0 = no default route.

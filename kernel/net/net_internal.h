@@ -117,7 +117,8 @@ struct udp_dgram {
 struct net_socket {
     struct net_stack *st;
     struct list all;                /* st->sockets */
-    struct list hash;               /* st->tcp_hash bucket, while the 4-tuple is in use */
+    struct list hash;               /* st->tcp_hash bucket while the 4-tuple is in use; or
+                                       st->port_hash bucket for listeners and bound UDP */
     struct list qlink;              /* parent's syn_q / accept_q, or st->time_wait */
     int type;
     struct net_addr local, remote;
@@ -182,6 +183,7 @@ struct lo_frame {
 };
 
 #define TCP_HASH_SIZE 256
+#define PORT_HASH_SIZE 64
 
 struct net_stack {
     struct netif *nif;
@@ -194,6 +196,7 @@ struct net_stack {
     struct list sockets;            /* every socket */
     struct list time_wait;          /* TIME_WAIT sockets, oldest first */
     struct list tcp_hash[TCP_HASH_SIZE];
+    struct list port_hash[PORT_HASH_SIZE];   /* listeners and bound UDP sockets, by local port */
     struct arp_entry arp[NET_ARP_ENTRIES];
     struct lo_frame *lo_head, *lo_tail;
     int lo_count;
@@ -287,6 +290,8 @@ struct net_socket *sock_new(struct net_stack *st, int type);
 void sock_free(struct net_socket *s);
 bool sock_port_conflict(struct net_stack *st, const struct net_socket *s, uint32_t ip, uint16_t port);
 int sock_autobind(struct net_socket *s);
+void sock_port_hash_insert(struct net_socket *s);
+void net_enter(struct net_stack *st);                  /* st->now = the clock, at API entry */
 struct net_socket *udp_find(struct net_stack *st, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
 
 #endif

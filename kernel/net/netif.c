@@ -6,6 +6,8 @@
  */
 #include "net_internal.h"
 
+struct net_stack *net_kernel;
+
 void *net_alloc(struct net_stack *st, size_t n) {
     void *p = kmalloc(n);
     if (p)
@@ -26,6 +28,12 @@ void net_arm(struct net_stack *st, uint64_t deadline) {
 }
 
 void net_changed(struct net_stack *st) { st->generation++; }
+
+void net_enter(struct net_stack *st) {
+    uint64_t now = clock_monotonic_ns();
+    if (now > st->now)
+        st->now = now;
+}
 
 bool net_is_local_ip(const struct net_stack *st, uint32_t ip) {
     if ((ip >> 24) == 127)
@@ -129,6 +137,8 @@ struct net_stack *net_create(struct netif *nif) {
     list_init(&st->time_wait);
     for (int i = 0; i < TCP_HASH_SIZE; i++)
         list_init(&st->tcp_hash[i]);
+    for (int i = 0; i < PORT_HASH_SIZE; i++)
+        list_init(&st->port_hash[i]);
     uint16_t r;
     random_bytes(&r, sizeof r);
     st->ip_id = r;

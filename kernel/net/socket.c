@@ -110,6 +110,11 @@ static bool port_used(struct net_stack *st, int type, uint16_t port) {
     return false;
 }
 
+void sock_port_hash_insert(struct net_socket *s) {
+    list_del(&s->hash);
+    list_add_tail(&s->st->port_hash[s->local.port % PORT_HASH_SIZE], &s->hash);
+}
+
 int sock_autobind(struct net_socket *s) {
     struct net_stack *st = s->st;
     for (int i = 0; i < EPHEMERAL_N; i++) {
@@ -120,6 +125,8 @@ int sock_autobind(struct net_socket *s) {
         if (!port_used(st, s->type, p)) {
             s->local.port = p;
             s->bound = true;
+            if (s->type == NET_SOCK_DGRAM)
+                sock_port_hash_insert(s);
             return 0;
         }
     }
@@ -127,6 +134,7 @@ int sock_autobind(struct net_socket *s) {
 }
 
 int net_socket(struct net_stack *st, int type, struct net_socket **out) {
+    net_enter(st);
     if (type != NET_SOCK_STREAM && type != NET_SOCK_DGRAM)
         return -EPROTONOSUPPORT;
     if (st->nsockets >= NET_MAX_SOCKETS)
@@ -140,6 +148,7 @@ int net_socket(struct net_stack *st, int type, struct net_socket **out) {
 }
 
 int net_bind(struct net_socket *s, const struct net_addr *a) {
+    net_enter(s->st);
     struct net_stack *st = s->st;
     if (s->bound)
         return -EINVAL;
@@ -153,10 +162,13 @@ int net_bind(struct net_socket *s, const struct net_addr *a) {
         return -EADDRINUSE;
     s->local = *a;
     s->bound = true;
+    if (s->type == NET_SOCK_DGRAM)
+        sock_port_hash_insert(s);
     return 0;
 }
 
 int net_listen(struct net_socket *s, int backlog) {
+    net_enter(s->st);
     if (s->type != NET_SOCK_STREAM)
         return -EOPNOTSUPP;
     if (s->state != TCP_CLOSED && s->state != TCP_LISTEN)
@@ -183,11 +195,13 @@ int net_listen(struct net_socket *s, int backlog) {
         backlog = NET_BACKLOG_MAX;
     s->backlog = backlog;
     s->rd_shut = s->wr_shut = false;
+    sock_port_hash_insert(s);
     tcp_set_state(s, TCP_LISTEN);
     return 0;
 }
 
 int net_accept(struct net_socket *s, struct net_socket **out, struct net_addr *peer) {
+    net_enter(s->st);
     if (s->type != NET_SOCK_STREAM)
         return -EOPNOTSUPP;
     if (s->state != TCP_LISTEN)
@@ -209,6 +223,7 @@ int net_accept(struct net_socket *s, struct net_socket **out, struct net_addr *p
 
 int net_connect(struct net_socket *s, const struct net_addr *a) {
     struct net_stack *st = s->st;
+    net_enter(st);
     if (s->type == NET_SOCK_DGRAM) {
         if (!a || (a->ip == NET_IP_ANY && a->port == 0)) {
             s->connected = false;             /* AF_UNSPEC: dissolve the association */
@@ -265,12 +280,14 @@ int net_connect(struct net_socket *s, const struct net_addr *a) {
 
 long net_sendto(struct net_socket *s, const void *buf, size_t len, int flags, const struct net_addr *to) {
     (void)flags;
+    net_enter(s->st);
     long r = s->type == NET_SOCK_DGRAM ? udp_sendto(s, buf, len, to) : tcp_send(s, buf, len);
     net_reap(s->st);
     return r;
 }
 
 long net_recvfrom(struct net_socket *s, void *buf, size_t len, int flags, struct net_addr *from) {
+    net_enter(s->st);
     if (s->type == NET_SOCK_DGRAM)
         return udp_recvfrom(s, buf, len, flags, from);
     long r = tcp_recv(s, buf, len, flags);
@@ -280,6 +297,7 @@ long net_recvfrom(struct net_socket *s, void *buf, size_t len, int flags, struct
 }
 
 int net_shutdown(struct net_socket *s, int how) {
+    net_enter(s->st);
     if (how != NET_SHUT_RD && how != NET_SHUT_WR && how != NET_SHUT_RDWR)
         return -EINVAL;
     if (s->type == NET_SOCK_DGRAM) {
@@ -310,6 +328,7 @@ int net_shutdown(struct net_socket *s, int how) {
 
 void net_close(struct net_socket *s) {
     struct net_stack *st = s->st;
+    net_enter(st);
     s->user = false;
     if (s->type == NET_SOCK_STREAM) {
         tcp_close(s);
@@ -348,6 +367,7 @@ static uint32_t clamp_buf(int v) {
 }
 
 int net_setsockopt(struct net_socket *s, int level, int name, int value) {
+    net_enter(s->st);
     if (level == NET_SOL_SOCKET) {
         switch (name) {
         case NET_SO_REUSEADDR: s->reuseaddr = value != 0; return 0;

@@ -28,8 +28,8 @@ struct net_socket *tcp_lookup(struct net_stack *st, uint32_t lip, uint16_t lport
 struct net_socket *tcp_find_listener(struct net_stack *st, uint32_t lip, uint16_t lport) {
     struct net_socket *best = NULL;
     struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &st->sockets) {
-        struct net_socket *s = container_of(pos, struct net_socket, all);
+    list_for_each_safe(pos, tmp, &st->port_hash[lport % PORT_HASH_SIZE]) {
+        struct net_socket *s = container_of(pos, struct net_socket, hash);
         if (s->type != NET_SOCK_STREAM || s->state != TCP_LISTEN || s->local.port != lport || s->dead)
             continue;
         if (s->local.ip == lip)

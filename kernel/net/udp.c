@@ -10,8 +10,8 @@ struct net_socket *udp_find(struct net_stack *st, uint32_t lip, uint16_t lport, 
     struct net_socket *best = NULL;
     int best_score = -1;
     struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &st->sockets) {
-        struct net_socket *s = container_of(pos, struct net_socket, all);
+    list_for_each_safe(pos, tmp, &st->port_hash[lport % PORT_HASH_SIZE]) {
+        struct net_socket *s = container_of(pos, struct net_socket, hash);
         if (s->type != NET_SOCK_DGRAM || !s->bound || s->dead || s->local.port != lport)
             continue;
         if (s->local.ip != NET_IP_ANY && s->local.ip != lip)
@@ -141,7 +141,8 @@ long udp_recvfrom(struct net_socket *s, void *buf, size_t len, int flags, struct
     if (!d)
         return s->rd_shut ? 0 : -EAGAIN;
     size_t n = MIN(len, (size_t)d->len);
-    memcpy(buf, d->data, n);
+    if (n)
+        memcpy(buf, d->data, n);
     if (from)
         *from = d->from;
     long ret = (flags & NET_MSG_TRUNC) ? (long)d->len : (long)n;

@@ -167,7 +167,25 @@ static void settle(struct link *l, uint64_t max_ns) { link_run(l, NULL, NULL, ma
 
 /* ---------- tests ---------- */
 
+static uint16_t ref_csum(uint32_t start, const uint8_t *p, size_t n) {
+    uint64_t s = start;
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)((p[i] << 8) | p[i + 1]);
+    if (n & 1)
+        s += (uint32_t)(p[n - 1] << 8);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
 static void test_checksum(void) {
+    static uint8_t buf[2100];
+    fill_pattern(buf, sizeof buf, 3);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 0; n < 2000; n += 1 + n / 7) {
+            uint32_t start = (uint32_t)(n * 2654435761u) >> 8;
+            CHECK(csum_fold(csum_add(start, buf + off, n)) == ref_csum(start, buf + off, n), "off %zu len %zu", off, n);
+        }
     /* RFC 1071 section 3 example: words 0001 f203 f4f5 f6f7 sum to ddf2 (checksum 220d). */
     uint8_t d[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
     CHECK(csum_fold(csum_add(0, d, sizeof d)) == (uint16_t)~0xddf2, "got %x", csum_fold(csum_add(0, d, sizeof d)));
@@ -1197,6 +1215,146 @@ static void test_backlog(void) {
     link_free(&l);
 }
 
+
+/* ----- many at once, readiness ----- */
+
+#define NCONC 200
+struct conc_arg {
+    struct net_socket *lst, *cli[NCONC], *srv[NCONC];
+    size_t sent[NCONC], echoed[NCONC], got[NCONC];
+    int nsrv, done;
+    bool bad;
+};
+#define CONC_BYTES 20000
+
+static bool step_conc(void *arg) {
+    struct conc_arg *a = arg;
+    struct net_socket *s;
+    while (a->nsrv < NCONC && net_accept(a->lst, &s, NULL) == 0)
+        a->srv[a->nsrv++] = s;
+    uint8_t buf[4096], pat[4096];
+    for (int i = 0; i < NCONC; i++) {
+        if (!a->cli[i])
+            continue;
+        /* client i sends CONC_BYTES of pattern i */
+        while (a->sent[i] < CONC_BYTES) {
+            size_t k = MIN(sizeof pat, (size_t)CONC_BYTES - a->sent[i]);
+            for (size_t j = 0; j < k; j++)
+                pat[j] = (uint8_t)(i + a->sent[i] + j);
+            long r = net_send(a->cli[i], pat, k, 0);
+            if (r <= 0)
+                break;
+            a->sent[i] += (size_t)r;
+        }
+        long r = net_recv(a->cli[i], buf, sizeof buf, 0);
+        if (r > 0) {
+            for (long j = 0; j < r; j++)
+                if (buf[j] != (uint8_t)(i + a->got[i] + (size_t)j))
+                    a->bad = true;
+            a->got[i] += (size_t)r;
+            if (a->got[i] == CONC_BYTES) {
+                net_close(a->cli[i]);
+                a->cli[i] = NULL;
+                a->done++;
+            }
+        } else if (r != -EAGAIN) {
+            a->bad = true;
+        }
+    }
+    /* servers echo */
+    for (int i = 0; i < a->nsrv; i++) {
+        if (!a->srv[i])
+            continue;
+        long r = net_recv(a->srv[i], buf, sizeof buf, NET_MSG_PEEK);
+        if (r > 0) {
+            long w = net_send(a->srv[i], buf, (size_t)r, 0);
+            if (w > 0)
+                net_recv(a->srv[i], buf, (size_t)w, 0);
+        } else if (r == 0) {
+            net_close(a->srv[i]);
+            a->srv[i] = NULL;
+        }
+    }
+    return a->bad || a->done == NCONC;
+}
+
+static void test_concurrent(void) {
+    struct link l;
+    link_init(&l, A_IP, B_IP);
+    l.latency_ns = 100000;
+    l.imp.loss = 5;
+    size_t base_a = net_memory_bytes(l.a.st), base_b = net_memory_bytes(l.b.st);
+    static struct conc_arg a;
+    memset(&a, 0, sizeof a);
+    net_socket(l.b.st, NET_SOCK_STREAM, &a.lst);
+    struct net_addr ba = {NET_IP_ANY, 80}, to = {B_IP, 80};
+    CHECK(net_bind(a.lst, &ba) == 0 && net_listen(a.lst, NCONC) == 0, "listen");
+    for (int i = 0; i < NCONC; i++) {
+        CHECK(net_socket(l.a.st, NET_SOCK_STREAM, &a.cli[i]) == 0, "socket");
+        CHECK(net_connect(a.cli[i], &to) == -EINPROGRESS, "connect");
+    }
+    bool ok = link_run(&l, step_conc, &a, MS(300000));
+    CHECK(ok && !a.bad && a.done == NCONC, "done %d accepted %d bad %d", a.done, a.nsrv, a.bad);
+    fprintf(stderr, "    (%d connections x %d bytes echoed; peak stack memory A %zu B %zu)\n", NCONC, CONC_BYTES,
+            net_memory_bytes(l.a.st), net_memory_bytes(l.b.st));
+    settle(&l, MS(20000));
+    for (int i = 0; i < a.nsrv; i++)
+        if (a.srv[i])
+            net_close(a.srv[i]);
+    net_close(a.lst);
+    settle(&l, MS(20000));
+    CHECK(net_socket_count(l.a.st) == 0 && net_socket_count(l.b.st) == 0, "sockets left %d %d",
+          net_socket_count(l.a.st), net_socket_count(l.b.st));
+    CHECK(net_memory_bytes(l.a.st) == base_a && net_memory_bytes(l.b.st) == base_b, "memory");
+    link_free(&l);
+}
+
+static void test_readiness(void) {
+    struct link l;
+    link_init(&l, A_IP, B_IP);
+    struct net_socket *lst, *c, *s;
+    net_socket(l.b.st, NET_SOCK_STREAM, &lst);
+    struct net_addr ba = {NET_IP_ANY, 80}, to = {B_IP, 80};
+    net_bind(lst, &ba);
+    net_listen(lst, 4);
+    CHECK(net_socket_poll(lst) == 0, "idle listener %x", net_socket_poll(lst));
+    net_socket(l.a.st, NET_SOCK_STREAM, &c);
+    CHECK(net_socket_poll(c) == (NET_POLLOUT | NET_POLLHUP), "fresh socket %x", net_socket_poll(c));
+    uint64_t g0 = net_generation(l.b.st);
+    net_connect(c, &to);
+    CHECK(net_socket_poll(c) == 0, "connecting %x", net_socket_poll(c));
+    settle(&l, MS(100));
+    CHECK(net_generation(l.b.st) != g0, "generation did not move");
+    CHECK(net_socket_poll(lst) == NET_POLLIN, "listener %x", net_socket_poll(lst));
+    net_accept(lst, &s, NULL);
+    CHECK(net_socket_poll(s) == NET_POLLOUT && net_socket_poll(c) == NET_POLLOUT, "established %x %x",
+          net_socket_poll(s), net_socket_poll(c));
+    /* Fill the send buffer: not writable until the peer reads. */
+    static uint8_t big[200000];
+    long total = 0, r;
+    while ((r = net_send(c, big, sizeof big, 0)) > 0)
+        total += r;
+    CHECK(r == -EAGAIN && !(net_socket_poll(c) & NET_POLLOUT), "still writable after %ld", total);
+    settle(&l, MS(1000));
+    CHECK(net_socket_poll(s) & NET_POLLIN, "not readable");
+    uint8_t buf[65536];
+    while (net_recv(s, buf, sizeof buf, 0) > 0)
+        settle(&l, MS(100));
+    CHECK(net_socket_poll(c) & NET_POLLOUT, "not writable after drain");
+    net_shutdown(c, NET_SHUT_WR);
+    settle(&l, MS(100));
+    CHECK((net_socket_poll(s) & (NET_POLLIN | NET_POLLRDHUP)) == (NET_POLLIN | NET_POLLRDHUP), "peer FIN %x",
+          net_socket_poll(s));
+    net_close(s);
+    settle(&l, MS(100));
+    CHECK(net_socket_poll(c) & NET_POLLHUP, "HUP %x", net_socket_poll(c));
+    net_close(c);
+    net_close(lst);
+    settle(&l, MS(10000));
+    CHECK(net_socket_count(l.a.st) == 0 && net_socket_count(l.b.st) == 0, "sockets left");
+    link_free(&l);
+}
+
 /* ---------- runner ---------- */
 
 static const struct {
@@ -1223,6 +1381,8 @@ static const struct {
     {"loopback-only stack", test_loopback_only},
     {"malformed frames", test_malformed},
     {"10,000 sequential connections, memory back to baseline", test_many_connections},
+    {"200 concurrent connections echoing 20 KB each, 0.5% loss", test_concurrent},
+    {"readiness bits and the change counter", test_readiness},
 };
 
 int main(int argc, char **argv) {
