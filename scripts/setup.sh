@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace)
+APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
+  # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched
+  g++ python3)
 # The floor guest and the test stand-in guests are 32-bit PVH entries: gcc -m32 -c on assembly
 # needs only binutils' i386 support, which Debian's binutils has.
 
