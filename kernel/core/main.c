@@ -78,6 +78,7 @@ noreturn void kmain(uint32_t start_info_pa) {
         load_error();
     klog_verbose = cfg.verbose;
     syscall_strict = cfg.strict;
+    syscall_trace = cfg.trace;
     if (cfg.fast) {
         fast_mode = true;
         cpu_enable_fast_mode();

@@ -1,9 +1,11 @@
-/* Ending the VM: one "@exit" line for the host, then isa-debug-exit. */
+/* Ending the VM: the "@trace" line when tracing, one "@exit" line for the host, then isa-debug-exit. */
+#include "cpu.h"
 #include "kernel.h"
 #include "unikit_abi.h"
 #include "x86.h"
 
 noreturn void vm_exit(int status, const char *reason) {
+    syscall_trace_report();
     kprintf(UNIKIT_MARK_EXIT " %d %s\n", status, reason);
     outl(UNIKIT_PORT_EXIT, (uint32_t)status);
     /* Only reached when the VM has no isa-debug-exit device. */

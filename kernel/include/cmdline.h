@@ -10,7 +10,7 @@ struct boot_config {
     char *cwd;
     uint64_t tsc_khz, realtime_ns;
     uint8_t seed[32];
-    bool have_seed, verbose, strict, fast, aslr, wx, ro;
+    bool have_seed, verbose, strict, fast, aslr, wx, ro, trace;
 };
 
 /* Parses a copy of the command line; a problem is a "unikit: " line and a false return. */

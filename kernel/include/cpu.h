@@ -34,4 +34,6 @@ void trap_handler(struct regs *r);         /* arch/trap.c */
 void syscall_dispatch(struct regs *r);     /* linux/table.c */
 extern long last_syscall;                  /* linux/table.c, for fault reports */
 extern bool syscall_strict;                /* linux/table.c: the "strict" command-line flag */
+extern bool syscall_trace;                 /* linux/table.c: the "trace" command-line flag */
+void syscall_trace_report(void);           /* linux/table.c: the "@trace" line, when tracing */
 #endif

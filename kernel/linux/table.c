@@ -57,7 +57,25 @@ static const struct syscall_entry table[SYSCALL_NAMES_LEN] = {
 
 long last_syscall = -1;
 bool syscall_strict;
+bool syscall_trace;
 static uint8_t reported[SYSCALL_NAMES_LEN / 8];
+static uint8_t traced[SYSCALL_NAMES_LEN / 8];   /* the "trace" flag: every number made, once */
+
+void syscall_trace_report(void) {
+    if (!syscall_trace)
+        return;
+    char buf[8];
+    bool first = true;
+    klog_write(UNIKIT_MARK_TRACE, sizeof UNIKIT_MARK_TRACE - 1);
+    for (int nr = 0; nr < SYSCALL_NAMES_LEN; nr++) {
+        if (!(traced[nr / 8] & (1u << (nr % 8))))
+            continue;
+        int n = snprintf(buf, sizeof buf, "%c%d", first ? ' ' : ',', nr);
+        klog_write(buf, (size_t)n);
+        first = false;
+    }
+    klog_write("\n", 1);
+}
 
 static long not_implemented(long nr) {
     bool known = nr >= 0 && nr < SYSCALL_NAMES_LEN;
@@ -83,6 +101,8 @@ long syscall_fast_dispatch(long a0, long a1, long a2, long a3, long a4, long a5,
 
 long syscall_fast_dispatch(long a0, long a1, long a2, long a3, long a4, long a5, long nr) {
     last_syscall = nr;
+    if (syscall_trace && nr >= 0 && nr < SYSCALL_NAMES_LEN)
+        traced[nr / 8] |= (uint8_t)(1u << (nr % 8));
     const struct syscall_entry *e = nr >= 0 && nr < SYSCALL_NAMES_LEN ? &table[nr] : NULL;
     long ret;
     if (!e || (!e->f0 && e->nargs != IGNORED))

@@ -17,6 +17,7 @@ export const UNIKIT_ABI = {
   STATUS_SIGNAL_BASE: 128,
   MARK_ENTERING: '@entering-program',
   MARK_EXIT: '@exit',
+  MARK_TRACE: '@trace',
   EXIT_REASON_EXIT: 'exit',
   EXIT_REASON_SIGNAL: 'signal',
   EXIT_REASON_LOAD: 'load-error',
