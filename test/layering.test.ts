@@ -14,13 +14,14 @@ const ALLOWED: Record<string, string[]> = {
   abi: ['project'],
   elf: [],
   analyze: ['elf', ...BASE],
+  trace: [...BASE],
   rewrite: ['analyze', 'elf', ...BASE],
-  image: ['rewrite', 'analyze', 'elf', ...BASE],
+  image: ['trace', 'rewrite', 'analyze', 'elf', ...BASE],
   vmm: [...BASE],
   fleet: ['vmm', 'image', ...BASE],
   tosca: [...BASE],
   orchestrator: ['tosca', 'fleet', 'image', 'vmm', ...BASE],
-  cli: ['orchestrator', 'tosca', 'fleet', 'image', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
+  cli: ['orchestrator', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
   web: [...BASE],
 };
 
