@@ -150,6 +150,13 @@ static void remember_hardlink(uint32_t cpio_ino, struct inode *ino)
     }
 }
 
+static void forget_hardlink(struct inode *ino)
+{
+    for (size_t i = 0; i < nhardlinks; i++)
+        if (hardlinks[i].ino == ino)
+            hardlinks[i] = hardlinks[--nhardlinks];
+}
+
 static void set_times(struct inode *ino, uint32_t mtime)
 {
     ino->atime.sec = ino->mtime.sec = ino->ctime.sec = mtime;
@@ -170,6 +177,8 @@ static long add_member(struct inode *dir, const char *name, const struct cpio_hd
     if (old) {   /* a later member replaces an earlier one */
         struct inode *o = old->ino;
         dir_remove(dir, old);
+        if (o->nlink <= 1)
+            forget_hardlink(o);
         inode_drop_link(o);
     }
     struct inode *ino = S_ISREG(h->mode) && h->nlink > 1 ? find_hardlink(h->ino) : NULL;

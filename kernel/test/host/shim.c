@@ -14,6 +14,7 @@ char shim_console[3][65536];
 size_t shim_console_len[3];
 char shim_klog[4096];
 uint64_t shim_slept_until;
+bool shim_quiet;
 bool klog_verbose;
 
 #define MAX_RANGES 16
@@ -22,6 +23,10 @@ static struct {
     bool readonly;
 } ranges[MAX_RANGES];
 static int nranges;
+static struct {
+    uintptr_t lo, hi;
+} good[4];
+static int ngood;
 static uint64_t fake_mono = 1000000000ULL;
 
 void shim_console_reset(void)
@@ -48,14 +53,33 @@ void shim_readonly_range(const void *p, size_t n)
     add_range(p, n, true);
 }
 
+void shim_good_range(const void *p, size_t n)
+{
+    if (ngood == 4)
+        abort();
+    good[ngood].lo = (uintptr_t)p;
+    good[ngood++].hi = (uintptr_t)p + n;
+}
+
 void shim_clear_ranges(void)
 {
     nranges = 0;
+    ngood = 0;
+}
+
+static bool in_good(uint64_t u, size_t n)
+{
+    if (!ngood)
+        return true;
+    for (int i = 0; i < ngood; i++)
+        if (u >= good[i].lo && u + n <= good[i].hi)
+            return true;
+    return false;
 }
 
 bool user_range_ok(uint64_t u, size_t n, bool write)
 {
-    if (u < 4096 || u + n < u || u + n > 0x800000000000ULL)
+    if (u < 4096 || u + n < u || u + n > 0x800000000000ULL || !in_good(u, n))
         return false;
     for (int i = 0; i < nranges; i++) {
         bool overlap = u < ranges[i].hi && u + n > ranges[i].lo;
@@ -67,7 +91,9 @@ bool user_range_ok(uint64_t u, size_t n, bool write)
 
 long copy_from_user(void *k, uint64_t u, size_t n)
 {
-    if (n && !user_range_ok(u, n, false))
+    if (n == 0)
+        return 0;
+    if (!user_range_ok(u, n, false))
         return -EFAULT;
     memcpy(k, (const void *)u, n);
     return 0;
@@ -75,7 +101,9 @@ long copy_from_user(void *k, uint64_t u, size_t n)
 
 long copy_to_user(uint64_t u, const void *k, size_t n)
 {
-    if (n && !user_range_ok(u, n, true))
+    if (n == 0)
+        return 0;
+    if (!user_range_ok(u, n, true))
         return -EFAULT;
     memcpy((void *)u, k, n);
     return 0;
@@ -153,7 +181,8 @@ void kprintf(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(shim_klog, sizeof(shim_klog), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "  klog: %s", shim_klog);
+    if (!shim_quiet)
+        fprintf(stderr, "  klog: %s", shim_klog);
 }
 
 void klog_write(const char *s, size_t n)

@@ -883,6 +883,161 @@ static void t_malformed_cpio(void)
     cpio_free(&c);
 }
 
+/* Random damage to a valid archive: every outcome is 0 or -EINVAL, never a crash (ASan). */
+static void t_cpio_fuzz(void)
+{
+    unsigned char *b = malloc(initrd.len);
+    const char *env = getenv("FUZZ_ITERS");   /* more rounds on demand */
+    int iters = env ? atoi(env) : 3000;
+    uint32_t seed = env && getenv("FUZZ_SEED") ? (uint32_t)atoi(getenv("FUZZ_SEED")) : 12345;
+    int rejected = 0;
+    shim_quiet = true;
+    for (int i = 0; i < iters; i++) {
+        memcpy(b, initrd.buf, initrd.len);
+        size_t len = initrd.len;
+        for (int k = 0; k < 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            static const char fodder[] = "0123456789ABCDEFx/.";
+            b[at] = k == 0 ? (unsigned char)fodder[(seed >> 3) % 19] : (unsigned char)(seed >> 16);
+        }
+        if (i % 3 == 0)
+            len = (seed >> 4) % len;
+        long r = fs_init(b, len);
+        OK(r == 0 || r == -EINVAL);
+        rejected += r == -EINVAL;
+    }
+    shim_quiet = false;
+    OK(rejected > iters / 3);
+    free(b);
+    boot_fs();
+}
+
+/* Random syscalls with random arguments: any result is fine as long as nothing crashes and
+ * the descriptors and tree stay usable. */
+static uint32_t rng_state = 777;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 8) % n;
+}
+
+/* Paths the fuzzer uses, copied into user memory it cannot overwrite. */
+static char fuzz_paths[512];
+static size_t fuzz_path_at[16];
+static size_t fuzz_npaths;
+
+static void fuzz_paths_init(void)
+{
+    static const char *paths[] = { "/tmp/fz", "/tmp/fz/a", "/tmp/fz/b/", "hello", "/etc",
+                                   "link", "loop1", "/dev/null", "/proc/self/exe", "..", "",
+                                   "/tmp/fz/s", "/tmp" };
+    size_t at = 0;
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+        fuzz_path_at[i] = at;
+        memcpy(fuzz_paths + at, paths[i], strlen(paths[i]) + 1);
+        at += strlen(paths[i]) + 1;
+    }
+    fuzz_npaths = ARRAY_LEN(paths);
+}
+
+static long rnd_ptr(void *good, size_t goodlen, const void *bad)
+{
+    switch (rnd(6)) {
+    case 0: return 0;
+    case 1: return 16;
+    case 2: return L(bad);
+    case 3: return L(fuzz_paths + fuzz_path_at[rnd((uint32_t)fuzz_npaths)]);
+    default: return L((char *)good + rnd((uint32_t)goodlen));
+    }
+}
+
+static long rnd_num(void)
+{
+    static const long nums[] = { 0, 1, 2, 3, 4, 5, 7, 64, 4096, 65536, -1, -100, 1L << 40,
+                                 0x7fffffff, O_CREAT | O_RDWR, O_DIRECTORY, AT_EMPTY_PATH,
+                                 O_APPEND | O_WRONLY, 1000000 };
+    return rnd(4) ? nums[rnd(ARRAY_LEN(nums))] : (long)rnd(1u << 31) - (1L << 30);
+}
+
+#define NCALLS 39
+static long call_one(int which, const long *a)
+{
+    switch (which) {
+    case 0: return sys_read(a[0], a[1], a[2]);
+    case 1: return sys_write(a[0], a[1], a[2]);
+    case 2: return sys_readv(a[0], a[1], a[2]);
+    case 3: return sys_writev(a[0], a[1], a[2]);
+    case 4: return sys_pread64(a[0], a[1], a[2], a[3]);
+    case 5: return sys_pwrite64(a[0], a[1], a[2], a[3]);
+    case 6: return sys_open(a[0], a[1], a[2]);
+    case 7: return sys_openat(a[0], a[1], a[2], a[3]);
+    case 8: return sys_lseek(a[0], a[1], a[2]);
+    case 9: return sys_fstat(a[0], a[1]);
+    case 10: return sys_stat(a[0], a[1]);
+    case 11: return sys_lstat(a[0], a[1]);
+    case 12: return sys_newfstatat(a[0], a[1], a[2], a[3]);
+    case 13: return sys_statx(a[0], a[1], a[2], a[3], a[4]);
+    case 14: return sys_getdents64(a[0], a[1], a[2]);
+    case 15: return sys_access(a[0], a[1]);
+    case 16: return sys_faccessat2(a[0], a[1], a[2], a[3]);
+    case 17: return sys_readlinkat(a[0], a[1], a[2], a[3]);
+    case 18: return sys_getcwd(a[0], a[1]);
+    case 19: return sys_fcntl(a[0], a[1], a[2]);
+    case 20: return sys_dup(a[0]);
+    case 21: return sys_dup3(a[0], a[1], a[2]);
+    case 22: return sys_pipe2(a[0], a[1]);
+    case 23: return sys_ioctl(a[0], a[1], a[2]);
+    case 24: return sys_mkdirat(a[0], a[1], a[2]);
+    case 25: return sys_unlinkat(a[0], a[1], a[2]);
+    case 26: return sys_renameat2(a[0], a[1], a[2], a[3], a[4]);
+    case 27: return sys_ftruncate(a[0], a[1]);
+    case 28: return sys_truncate(a[0], a[1]);
+    case 29: return sys_sendfile(a[0], a[1], a[2], a[3]);
+    case 30: return sys_symlink(a[0], a[1]);
+    case 31: return sys_chmod(a[0], a[1]);
+    case 32: return sys_utimensat(a[0], a[1], a[2], a[3]);
+    case 33: return sys_statfs(a[0], a[1]);
+    case 34: return sys_poll(a[0], a[1], a[2] & 1);
+    case 35: return sys_close(a[0]);
+    case 36: return sys_chdir(a[0]);
+    case 37: return sys_fchdir(a[0]);
+    default: return sys_creat(a[0], a[1]);
+    }
+}
+
+static void t_syscall_fuzz(void)
+{
+    static char good[8192];
+    static char bad[64];
+    const char *env = getenv("FUZZ_ITERS");
+    int iters = env ? atoi(env) : 20000;
+    fuzz_paths_init();
+    shim_good_range(good, sizeof(good));
+    shim_good_range(fuzz_paths, sizeof(fuzz_paths));
+    shim_readonly_range(fuzz_paths, sizeof(fuzz_paths));
+    shim_quiet = true;
+    EQ(sys_mkdir(L(fuzz_paths), 0755), 0);
+    for (int i = 0; i < iters; i++) {
+        long a[6];
+        for (int k = 0; k < 6; k++)
+            a[k] = rnd(2) ? rnd_ptr(good, sizeof(good), bad) : rnd_num();
+        if (rnd(2))
+            a[0] = (long)rnd(12) - 1;   /* mostly small descriptors */
+        call_one((int)rnd(NCALLS), a);
+        if (!fd_get(1) || !fd_get(2))
+            fs_setup_stdio();
+    }
+    shim_quiet = false;
+    shim_clear_ranges();
+    sys_close_range(3, ~0U, 0);
+    OK(bad[0] == 0);
+    EQ(sys_chdir(L("/")), 0);
+    OK(slurp("/hello") != NULL);
+    EQ(sys_write(1, L("ok"), 2), 2);
+}
+
 static void run(const char *name, void (*fn)(void))
 {
     test_ok = true;
@@ -910,6 +1065,8 @@ int main(void)
     run("stat, statx, access, chmod, utimensat, statfs, readv", t_stat_family);
     run("file_read_at and fs_chdir_kernel", t_file_read_at);
     run("malformed initrd rejected", t_malformed_cpio);
+    run("damaged initrds: rejected or accepted, never a crash", t_cpio_fuzz);
+    run("random syscalls: never a crash", t_syscall_fuzz);
     printf("%s: %d test(s) failed\n", failed ? "FAIL" : "PASS", failed);
     cpio_free(&initrd);
     return failed ? 1 : 0;
