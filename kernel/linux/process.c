@@ -4,6 +4,7 @@
  * default action), futex for one thread, and the odds and ends libc start-up code asks for.
  */
 #include "cpu.h"
+#include "fs.h"
 #include "syscalls.h"
 #include "unikit_abi.h"
 #include "vm.h"
@@ -160,12 +161,8 @@ long sys_setpgid(long pid, long pgid) { return (pid == 0 || pid == 1) && (pgid =
 long sys_getsid(long pid) { return pid == 0 || pid == 1 ? 1 : -ESRCH; }
 long sys_getgroups(long size, long list) { (void)list; return size < 0 ? -EINVAL : 0; }
 
-static long current_umask = 022;
-long sys_umask(long mask) {
-    long old = current_umask;
-    current_umask = mask & 0777;
-    return old;
-}
+/* The filesystem applies the mask to new files, so it keeps it. */
+long sys_umask(long mask) { return fs_umask((unsigned)mask & 0777); }
 
 long sys_getrandom(long buf, long len, long flags) {
     if (flags & ~7L)   /* GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE */
