@@ -100,6 +100,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     if (fs_init(bi.initrd, bi.initrd_len))
         load_error();
     fs_setup_stdio();
+    fs_set_readonly_root(cfg.ro);
     if (cfg.cwd && fs_chdir_kernel(cfg.cwd)) {
         kprintf("unikit: cannot change to the working directory %s\n", cfg.cwd);
         load_error();

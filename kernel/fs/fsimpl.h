@@ -103,6 +103,7 @@ struct lookup {
     char name[NAME_MAX_LEN + 1];
 };
 long path_lookup(struct inode *base, const char *path, int flags, struct lookup *out);
+long fs_may_change(struct inode *dir);   /* namei.c: -EROFS outside /tmp under a read-only root */
 struct inode *fs_cwd_inode(void);
 long fs_set_cwd(struct inode *dir);
 long fs_getcwd(char *buf, size_t size);

@@ -5,6 +5,30 @@
  */
 #include "fsimpl.h"
 
+/* True when dir is `anc` or lies below it. */
+static bool is_within(struct inode *dir, struct inode *anc)
+{
+    for (;;) {
+        if (dir == anc)
+            return true;
+        if (dir == fs_root || !dir->parent)
+            return false;
+        dir = dir->parent;
+    }
+}
+
+/* A read-only root (the "ro" flag): names change only under /tmp. */
+static bool root_readonly;
+void fs_set_readonly_root(bool on) { root_readonly = on; }
+
+long fs_may_change(struct inode *dir)
+{
+    if (!root_readonly)
+        return 0;
+    struct dentry *tmp = dir_find(fs_root, "tmp", 3);
+    return tmp && dir && is_within(dir, tmp->ino) ? 0 : -EROFS;
+}
+
 /* Creates lk->name in lk->dir (the lookup found it missing). */
 long fs_mknode(struct lookup *lk, uint32_t mode, struct inode **out)
 {
@@ -12,6 +36,9 @@ long fs_mknode(struct lookup *lk, uint32_t mode, struct inode **out)
         return -EEXIST;
     if (lk->dir->nlink == 0)
         return -ENOENT;   /* the directory was removed */
+    long ro = fs_may_change(lk->dir);
+    if (ro)
+        return ro;
     struct inode *ino = inode_new(mode);
     if (!ino)
         return -ENOSPC;
@@ -80,6 +107,8 @@ long fs_rmdir(struct inode *base, const char *path)
         return -ENOTEMPTY;
     if (!dir_is_empty(lk.ino))
         return -ENOTEMPTY;
+    if ((r = fs_may_change(lk.dir)))
+        return r;
     dir_remove(lk.dir, entry_of(&lk));
     inode_drop_link(lk.ino);
     return 0;
@@ -95,21 +124,11 @@ long fs_unlink(struct inode *base, const char *path)
         return -ENOENT;
     if (S_ISDIR(lk.ino->mode))
         return -EISDIR;
+    if ((r = fs_may_change(lk.dir)))
+        return r;
     dir_remove(lk.dir, entry_of(&lk));
     inode_drop_link(lk.ino);
     return 0;
-}
-
-/* True when dir is `anc` or lies below it. */
-static bool is_within(struct inode *dir, struct inode *anc)
-{
-    for (;;) {
-        if (dir == anc)
-            return true;
-        if (dir == fs_root || !dir->parent)
-            return false;
-        dir = dir->parent;
-    }
 }
 
 /* Checks whether the source `src` may replace the existing target `dst`. */
@@ -153,6 +172,8 @@ long fs_rename(struct inode *ob, const char *op, struct inode *nb, const char *n
         return r;
     if (n.dir->nlink == 0)
         return -ENOENT;
+    if ((r = fs_may_change(o.dir)) || (r = fs_may_change(n.dir)))
+        return r;
     struct inode *moving = o.ino;
     moving->refs++;   /* keep it alive between the two directory updates */
     if (n.ino) {
@@ -201,6 +222,9 @@ static long open_lookup(struct inode *base, const char *path, int flags, uint32_
         return r;
     if (lk.ino) {
         *out = lk.ino;
+        bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+        if (writes && S_ISREG(lk.ino->mode) && !(flags & O_PATH) && (r = fs_may_change(lk.dir)))
+            return r;
         return open_existing(lk.ino, flags);
     }
     if (!(flags & O_CREAT))

@@ -35,4 +35,7 @@ long file_read_at(struct file *f, void *kbuf, size_t n, uint64_t off);
 /* The file-creation mask (umask(2)): sets it and returns the previous one. Starts at 022. */
 unsigned fs_umask(unsigned mask);
 
+/* The "ro" flag: files and names change only under /tmp; elsewhere writes fail with EROFS. */
+void fs_set_readonly_root(bool on);
+
 #endif

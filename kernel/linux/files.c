@@ -606,11 +606,19 @@ long sys_ftruncate(long fd, long len)
 
 long sys_truncate(long path, long len)
 {
-    struct inode *ino;
     if (len < 0)
         return -EINVAL;
-    long r = lookup_at(AT_FDCWD, path, 0, &ino);
+    char *p;
+    long r = get_path(path, 0, &p);
     if (r)
+        return r;
+    struct lookup lk;
+    if ((r = path_lookup(fs_cwd_inode(), p, LOOKUP_FOLLOW, &lk)))
+        return r;
+    struct inode *ino = lk.ino;
+    if (!ino)
+        return -ENOENT;
+    if ((r = fs_may_change(lk.dir)))
         return r;
     if (S_ISDIR(ino->mode))
         return -EISDIR;
