@@ -2,7 +2,8 @@
  * ARP (RFC 826) for IPv4 over Ethernet: a small cache of next hops with timeouts, replies to
  * requests for our address, requests (with retries) for unknown next hops while their frames
  * wait in a short queue, cache updates from any ARP naming a known sender (which covers
- * gratuitous ARP), and a gratuitous announcement of our own address.
+ * gratuitous ARP), a gratuitous announcement of our own address, and re-resolution of a next
+ * hop that upper layers report as not answering (a stale or wrong entry heals itself).
  */
 #include "net_internal.h"
 
@@ -161,6 +162,12 @@ void arp_output(struct net_stack *st, uint8_t *frame, size_t len, uint32_t next_
         static const uint8_t zero[6];
         send_arp(st, 1, zero, next_hop, bcast_mac);
     }
+}
+
+void arp_suspect(struct net_stack *st, uint32_t ip) {
+    struct arp_entry *e = find(st, ip);
+    if (e && e->state == ARP_OK)
+        release(st, e);                       /* resolved afresh on the next send */
 }
 
 void arp_announce(struct net_stack *st) {

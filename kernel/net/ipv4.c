@@ -103,3 +103,11 @@ int ipv4_output(struct net_stack *st, uint8_t *frame, size_t l4len, uint8_t prot
     arp_output(st, frame, ETH_HLEN + total, next_hop);
     return 0;
 }
+
+void ipv4_suspect_route(struct net_stack *st, uint32_t dst) {
+    struct netif *nif = st->nif;
+    if (!nif || !nif->ip || net_is_local_ip(st, dst))
+        return;
+    bool on_link = (dst & nif->netmask) == (nif->ip & nif->netmask);
+    arp_suspect(st, on_link ? dst : nif->gateway);
+}

@@ -162,6 +162,7 @@ struct net_socket {
     uint32_t rtt_seq;
     uint64_t rtt_start;
     uint64_t rexmit_at, delack_at, tw_at;   /* 0 = not armed */
+    uint64_t oow_ack_at;            /* when we last answered an unacceptable empty segment */
     int acks_pending;
 };
 
@@ -228,6 +229,7 @@ void arp_input(struct net_stack *st, const uint8_t *pkt, size_t len);
 /* Sends an IPv4 frame (Ethernet header still to fill) to next_hop, resolving it first. */
 void arp_output(struct net_stack *st, uint8_t *frame, size_t len, uint32_t next_hop);
 void arp_announce(struct net_stack *st);
+void arp_suspect(struct net_stack *st, uint32_t ip);   /* forget a resolved entry */
 void arp_timers(struct net_stack *st);
 void arp_clear(struct net_stack *st);
 
@@ -235,6 +237,8 @@ void arp_clear(struct net_stack *st);
 void ipv4_input(struct net_stack *st, const uint8_t *pkt, size_t len, bool from_loopback);
 /* frame: L4 data of l4len bytes at frame + L4_OFF. Fills the IP header and routes. -ENETUNREACH. */
 int ipv4_output(struct net_stack *st, uint8_t *frame, size_t l4len, uint8_t proto, uint32_t src, uint32_t dst);
+/* dst is not answering (repeated TCP timeouts): re-resolve its next hop. */
+void ipv4_suspect_route(struct net_stack *st, uint32_t dst);
 
 /* ---- icmp.c ---- */
 void icmp_input(struct net_stack *st, const uint8_t *ip, size_t iplen, const uint8_t *icmp, size_t len);

@@ -207,6 +207,8 @@ static void on_rexmit_timer(struct net_socket *s) {
     }
     s->backoff++;
     s->rtt_timing = false;                    /* Karn: no samples from retransmissions */
+    if (s->retries >= 2)
+        ipv4_suspect_route(st, s->remote.ip); /* perhaps the neighbour's MAC changed */
     if (syn) {
         s->snd_nxt = s->iss;
         tcp_send_syn(s);

@@ -7,6 +7,8 @@
  */
 #include "net_internal.h"
 
+#define OOW_ACK_INTERVAL MS(100)
+
 struct seg {
     uint32_t src, dst;
     uint16_t sport, dport;
@@ -375,6 +377,12 @@ static void conn_input(struct net_socket *s, struct seg *g) {
             s->tw_at = st->now + 2 * NET_TCP_MSL_NS;   /* a retransmitted FIN: restart 2MSL */
             net_arm(st, s->tw_at);
         }
+        /* Answer with an ACK; for empty segments (window probes, stray ACKs) at most once per
+         * OOW_ACK_INTERVAL, so two confused ends cannot trade ACKs forever (RFC 5961 sec. 10). */
+        if (seglen == 0 && s->oow_ack_at && st->now - s->oow_ack_at < OOW_ACK_INTERVAL)
+            return;
+        if (seglen == 0)
+            s->oow_ack_at = st->now ? st->now : 1;
         tcp_send_ack(s);
         return;
     }

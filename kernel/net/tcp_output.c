@@ -120,7 +120,9 @@ void tcp_output_force(struct net_socket *s) { output(s, true); }
 void tcp_send_ack(struct net_socket *s) {
     if (s->state == TCP_CLOSED || s->state == TCP_LISTEN || s->state == TCP_SYN_SENT)
         return;
-    send_segment(s, s->snd_nxt, TCP_ACK, 0, 0, false);
+    /* snd_max, not snd_nxt: after a timeout rewinds snd_nxt the peer may already hold more,
+     * and an ACK below its rcv_nxt would be unacceptable to it (and answered in kind). */
+    send_segment(s, s->snd_max, TCP_ACK, 0, 0, false);
 }
 
 void tcp_send_syn(struct net_socket *s) {

@@ -9,6 +9,9 @@
 #include "link.h"
 #include "shim.h"
 
+uint64_t link_seed = 0x1234567887654321ull;
+int link_trace;
+
 void fq_push(struct fq *q, const void *data, size_t len) {
     struct fq_frame *f = malloc(sizeof *f + len);
     f->next = NULL;
@@ -59,8 +62,24 @@ static int link_tx(struct netif *nif, const void *frame, size_t len) {
         return 0;                       /* the announcement made before the link is joined */
     struct fq *q = &l->q[1 - h->side];
     l->frames++;
+    if (link_trace) {
+        const uint8_t *f = frame, *ip = f + 14;
+        if (len >= 42 && f[12] == 8 && f[13] == 6)
+            fprintf(stderr, "t=%.4f %c ARP op=%d dst=%02x sha=%02x:%02x spa=%d.%d.%d.%d tpa=%d.%d.%d.%d\n", (double)shim_now / 1e9,
+                    'A' + h->side, ip[7], f[5], ip[12], ip[13], ip[14], ip[15], ip[16], ip[17], ip[24], ip[25], ip[26], ip[27]);
+        if (len >= 54 && f[12] == 8 && f[13] == 0 && ip[9] == 6) {
+            const uint8_t *t = ip + (ip[0] & 15) * 4;
+            unsigned tl = (unsigned)(((ip[2] << 8) | ip[3]) - (ip[0] & 15) * 4);
+            fprintf(stderr, "t=%.4f %c seq=%u ack=%u fl=%02x len=%u win=%u\n", (double)shim_now / 1e9, 'A' + h->side,
+                    (unsigned)(((unsigned)t[4] << 24) | (t[5] << 16) | (t[6] << 8) | t[7]),
+                    (unsigned)(((unsigned)t[8] << 24) | (t[9] << 16) | (t[10] << 8) | t[11]), t[13], tl - (t[12] >> 4) * 4,
+                    (unsigned)((t[14] << 8) | t[15]));
+        }
+    }
     if (l->imp.loss && (int)(lrand(l) % 1000) < l->imp.loss) {
         l->dropped++;
+        if (link_trace)
+            fprintf(stderr, "  (lost)\n");
         return 0;
     }
     int copies = 1;
@@ -74,6 +93,8 @@ static int link_tx(struct netif *nif, const void *frame, size_t len) {
             uint8_t *d = q->tail->data;
             d[14 + lrand(l) % (len - 14)] ^= (uint8_t)(1u << (lrand(l) % 8));
             l->corrupted++;
+            if (link_trace)
+                fprintf(stderr, "  (corrupted)\n");
         }
         if (l->imp.reorder && q->count >= 2 && (int)(lrand(l) % 1000) < l->imp.reorder) {
             /* swap the last two frames' contents */
@@ -121,7 +142,7 @@ void host_free(struct host *h) {
 
 void link_init(struct link *l, uint32_t ipa, uint32_t ipb) {
     memset(l, 0, sizeof *l);
-    l->rng = 0x1234567887654321ull;
+    l->rng = link_seed;
     host_setup(&l->a, ipa, 1, link_tx);
     host_setup(&l->b, ipb, 2, link_tx);
     l->a.link = l->b.link = l;

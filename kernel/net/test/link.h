@@ -36,6 +36,8 @@ struct link {
     uint64_t frames, dropped, duplicated, reordered, corrupted;
 };
 
+extern uint64_t link_seed;
+extern int link_trace;          /* print every TCP segment sent */     /* the impairment generator's seed for new links */
 void host_capture_init(struct host *h, uint32_t ip, uint8_t mac_last);
 void host_free(struct host *h);
 void link_init(struct link *l, uint32_t ipa, uint32_t ipb);

@@ -155,7 +155,7 @@ static bool connect_pair(struct link *l, uint16_t port, struct pair *p, bool lis
     if (net_connect(p->cli, &to) != -EINPROGRESS)
         return false;
     struct accept_arg aa = {l, p};
-    if (!link_run(l, step_accept, &aa, MS(10000)))
+    if (!link_run(l, step_accept, &aa, MS(200000)))
         return false;
     int err = 0;
     net_getsockopt(p->cli, NET_SOL_SOCKET, NET_SO_ERROR, &err);
@@ -487,6 +487,8 @@ static bool step_xfer(void *arg) {
     return x->eof[0] && x->eof[1] && x->shut[0] && x->shut[1];
 }
 
+static int bulk_quiet;
+
 static void bulk(struct impair imp, size_t n, const char *what) {
     struct link l;
     link_init(&l, A_IP, B_IP);
@@ -508,8 +510,9 @@ static void bulk(struct impair imp, size_t n, const char *what) {
     CHECK(ok && x.err == 0, "%s: transfer did not finish: err %d sent %zu/%zu got %zu/%zu at t=%.1fs", what, x.err,
           x.sent[0], x.sent[1], x.got[0], x.got[1], (double)shim_now / 1e9);
     CHECK(data_ok, "%s: data mismatch", what);
-    /* Both sides shut down writing and read EOF: the client (first FIN) should reach TIME_WAIT. */
-    settle(&l, MS(500));
+    /* Both sides shut down writing and read EOF: both FINs get acknowledged (retransmitted if
+     * lost), leaving TIME_WAIT or CLOSED. */
+    settle(&l, MS(60000));
     CHECK(p.cli->state == TCP_TIME_WAIT || p.cli->state == TCP_CLOSED, "%s: client state %d", what, p.cli->state);
     CHECK(p.srv->state == TCP_CLOSED || p.srv->state == TCP_TIME_WAIT, "%s: server state %d", what, p.srv->state);
     net_close(p.cli);
@@ -519,7 +522,7 @@ static void bulk(struct impair imp, size_t n, const char *what) {
     CHECK(net_socket_count(l.a.st) == 0 && net_socket_count(l.b.st) == 0, "%s: sockets left %d %d", what,
           net_socket_count(l.a.st), net_socket_count(l.b.st));
     CHECK(net_memory_bytes(l.a.st) == base_a && net_memory_bytes(l.b.st) == base_b, "%s: memory", what);
-    if (imp.loss || imp.dup || imp.reorder || imp.corrupt)
+    if ((imp.loss || imp.dup || imp.reorder || imp.corrupt) && !bulk_quiet)
         fprintf(stderr, "    (%s: %llu frames, %llu lost, %llu duplicated, %llu reordered, %llu corrupted)\n", what,
                 (unsigned long long)l.frames, (unsigned long long)l.dropped, (unsigned long long)l.duplicated,
                 (unsigned long long)l.reordered, (unsigned long long)l.corrupted);
@@ -1295,7 +1298,7 @@ static void test_concurrent(void) {
     }
     bool ok = link_run(&l, step_conc, &a, MS(300000));
     CHECK(ok && !a.bad && a.done == NCONC, "done %d accepted %d bad %d", a.done, a.nsrv, a.bad);
-    fprintf(stderr, "    (%d connections x %d bytes echoed; peak stack memory A %zu B %zu)\n", NCONC, CONC_BYTES,
+    fprintf(stderr, "    (%d connections x %d bytes echoed; stack memory when done: A %zu B %zu)\n", NCONC, CONC_BYTES,
             net_memory_bytes(l.a.st), net_memory_bytes(l.b.st));
     settle(&l, MS(20000));
     for (int i = 0; i < a.nsrv; i++)
@@ -1355,6 +1358,13 @@ static void test_readiness(void) {
     link_free(&l);
 }
 
+static int stress(int n);
+static void test_stress_seeds(void) {
+    uint64_t saved = link_seed;
+    CHECK(stress(300) == 0, "seeded impaired transfers failed");
+    link_seed = saved;
+}
+
 /* ---------- runner ---------- */
 
 static const struct {
@@ -1383,11 +1393,41 @@ static const struct {
     {"10,000 sequential connections, memory back to baseline", test_many_connections},
     {"200 concurrent connections echoing 20 KB each, 0.5% loss", test_concurrent},
     {"readiness bits and the change counter", test_readiness},
+    {"300 seeded transfers with random loss/dup/reorder/corruption mixes", test_stress_seeds},
 };
+
+/* NET_TEST_SEEDS=N: N extra impaired transfers with different link seeds and mixes. */
+static int stress(int n) {
+    int failures = 0;
+    int from = getenv("NET_TEST_SEED_FROM") ? atoi(getenv("NET_TEST_SEED_FROM")) : 1;
+    int was_failed = test_failed;
+    link_trace = getenv("NET_TRACE") != NULL;
+    for (int i = from; i < from + n; i++) {
+        link_seed = 0x9e3779b97f4a7c15ull * (uint64_t)i;
+        shim_random_seed(link_seed ^ 0xabcdef);
+        struct impair imp = {.loss = 5 + i % 60, .dup = i % 25, .reorder = i % 70, .corrupt = i % 20};
+        test_failed = 0;
+        char what[64];
+        snprintf(what, sizeof what, "seed %d", i);
+        bulk_quiet = !getenv("NET_TEST_SEEDS");
+        bulk(imp, 100000 + (size_t)(i % 7) * 50000, what);
+        bulk_quiet = 0;
+        if (test_failed)
+            printf("FAIL stress %s (loss %d dup %d reorder %d corrupt %d)\n", what, imp.loss, imp.dup, imp.reorder,
+                   imp.corrupt);
+        failures += test_failed;
+    }
+    if (getenv("NET_TEST_SEEDS"))
+        printf("stress: %d of %d failed\n", failures, n);
+    test_failed = was_failed;
+    return failures;
+}
 
 int main(int argc, char **argv) {
     int failures = 0;
     shim_quiet = 1;
+    if (getenv("NET_TEST_SEEDS"))
+        return stress(atoi(getenv("NET_TEST_SEEDS"))) ? 1 : 0;
     for (size_t i = 0; i < ARRAY_LEN(tests); i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1]))
             continue;
