@@ -5,7 +5,7 @@
  * after one warm-up of each), medians:
  *   (a) floor: kernel/build/floor.elf, an empty PVH guest, on the same QEMU command line src/vmm builds
  *   (b) hello through src/vmm: QEMU spawn to QEMU exit
- *   (c) hello through the CLI: `node dist/src/cli/main.js run <image-dir>`, process spawn to exit
+ *   (c) hello through the CLI: `node dist/cli/unikit.js run <image-dir>` (the bin), process spawn to exit
  * and the ratios b/a and c/a, the accelerator, kernel.elf's size and the smallest --mem with
  * which hello still runs.
  */
@@ -67,7 +67,7 @@ async function vmOnce(image: Image, accel: Accel, tscKhz: number | undefined, ov
   return { totalMs: r.timings.totalMs, bootMs: r.timings.bootMs };
 }
 
-/** `node main.js run <image>` from spawn to exit, in ms. */
+/** `node dist/cli/unikit.js run <image>` from spawn to exit, in ms. */
 function cliOnce(imageDir: string, accel: Accel): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();

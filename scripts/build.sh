@@ -14,7 +14,11 @@ step() {
 }
 
 step "tsc" npx tsc -p tsconfig.json
-chmod +x dist/src/cli/main.js 2>/dev/null
+# The command users run is one bundled file: Node loads it about 15 ms faster than the ~25
+# modules of dist/src, which counts when the whole VM lives 30 ms.
+step "bundle dist/cli/unikit.js" npx esbuild dist/src/cli/main.js --bundle --platform=node --format=esm \
+  --target=node20 --sourcemap --log-level=warning --outfile=dist/cli/unikit.js
+chmod +x dist/cli/unikit.js 2>/dev/null
 mkdir -p build
 step "tools/tscfreq" gcc -O2 -Wall -Wextra -o build/tscfreq tools/tscfreq.c
 step "make -C kernel" make -C kernel --no-print-directory -j2

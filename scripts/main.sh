@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-unikit() { node dist/src/cli/main.js "$@"; }
+unikit() { node dist/cli/unikit.js "$@"; }
 
 echo
 echo "== unikit run apps/build/hello"

@@ -38,7 +38,8 @@ export const artifacts = {
   syscallTable: (): string => join(projectRoot(), 'abi', 'syscalls.tsv'),
   abiHeader: (): string => join(projectRoot(), 'abi', 'unikit_abi.h'),
   app: (name: string): string => join(projectRoot(), 'apps', 'build', name),
-  cli: (): string => join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+  /** The built `unikit` command (package.json "bin"): dist/src/cli bundled into one file. */
+  cli: (): string => join(projectRoot(), 'dist', 'cli', 'unikit.js'),
 };
 
 /** unikit's state directory: $UNIKIT_HOME, else $XDG_DATA_HOME/unikit, else ~/.local/share/unikit. */

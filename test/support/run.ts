@@ -26,7 +26,7 @@ export function appPath(name: string): string {
   return artifacts.app(name);
 }
 
-/** Runs `node dist/src/cli/main.js ...args`; the TypeScript must have been built. */
+/** Runs the built `unikit` command (dist/cli/unikit.js) with `args`; `npm run build` must have run. */
 export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Outcome> {
   const cli = artifacts.cli();
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` before the end-to-end tests`);
