@@ -91,6 +91,12 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
         return push(&cfg->envp, &cfg->envc, v);
     else if (IS("cwd"))
         cfg->cwd = v;
+    else if (IS("ip"))
+        cfg->ip = v;
+    else if (IS("gw"))
+        cfg->gw = v;
+    else if (IS("dns"))
+        cfg->dns = v;
     else if (IS("tsc_khz") || IS("realtime_ns")) {
         if (!parse_u64(v, IS("tsc_khz") ? &cfg->tsc_khz : &cfg->realtime_ns)) {
             kprintf("unikit: command line: '%.*s' needs a number, got '%s'\n", (int)klen, key, v);

@@ -5,6 +5,7 @@
  */
 #include "clock.h"
 #include "cmdline.h"
+#include "config.h"
 #include "cpu.h"
 #include "fs.h"
 #include "lapic.h"
@@ -15,6 +16,7 @@
 #include "random.h"
 #include "unikit_abi.h"
 #include "vm.h"
+#include "wait.h"
 
 extern char _kernel_end[];
 
@@ -106,6 +108,8 @@ noreturn void kmain(uint32_t start_info_pa) {
         load_error();
     }
     fs_set_exe_path(cfg.prog);
+    if (NET_ENABLED)
+        network_init(&cfg);
 
     struct loaded_program prog;
     if (load_program(&cfg, &prog))

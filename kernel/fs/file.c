@@ -37,6 +37,8 @@ void file_put(struct file *f)
         return;
     if (f->kind == FILE_PIPE_R || f->kind == FILE_PIPE_W)
         pipe_close(f);
+    if (f->kind == FILE_OBJECT && f->ops->release)
+        f->ops->release(f);
     if (f->ino)
         inode_put(f->ino);
     kfree(f);
@@ -93,6 +95,8 @@ long file_read(struct file *f, void *buf, size_t n, uint64_t *pos)
         return pipe_read(f, buf, n);
     case FILE_DEV:
         return dev_read(f, buf, n);
+    case FILE_OBJECT:
+        return f->ops->read ? f->ops->read(f, buf, n) : -EINVAL;
     default:
         return -EINVAL;
     }
@@ -119,6 +123,8 @@ long file_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
         return pipe_write(f, buf, n);
     case FILE_DEV:
         return dev_write(f, buf, n);
+    case FILE_OBJECT:
+        return f->ops->write ? f->ops->write(f, buf, n) : -EINVAL;
     default:
         return -EINVAL;
     }
@@ -132,6 +138,13 @@ long file_read_user(struct file *f, uint64_t ubuf, size_t n, int64_t off)
         return r;
     uint64_t local = (uint64_t)off;
     uint64_t *pos = off < 0 ? &f->pos : &local;
+    if (f->kind == FILE_OBJECT) {
+        /* How much a socket delivers is only known once it arrives: check the whole buffer. */
+        n = MIN(n, MAX_RW_COUNT);
+        if (n && !user_range_ok(ubuf, n, true))
+            return -EFAULT;
+        return file_read(f, (void *)ubuf, n, pos);
+    }
     size_t len = file_read_len(f, MIN(n, MAX_RW_COUNT), *pos);
     if (len && !user_range_ok(ubuf, len, true))
         return -EFAULT;
@@ -252,9 +265,45 @@ int file_poll(struct file *f, int events)
 {
     if (f->kind == FILE_PIPE_R || f->kind == FILE_PIPE_W)
         return pipe_poll(f, events);
+    if (f->kind == FILE_OBJECT) {
+        /* Errors and hang-ups are reported whether asked for or not, as Linux does. */
+        unsigned r = f->ops->poll ? f->ops->poll(f) : 0;
+        return (int)(r & ((unsigned)events | POLLERR | POLLHUP));
+    }
     if (f->kind == FILE_PATH)
         return POLLNVAL;
     return (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM) & events;
+}
+
+unsigned file_ready(struct file *f, unsigned events) { return (unsigned)file_poll(f, (int)events); }
+
+uint32_t file_status_flags(struct file *f) { return f->flags; }
+
+void *file_object(struct file *f, const struct file_ops *ops) {
+    return f && f->kind == FILE_OBJECT && f->ops == ops ? f->priv : NULL;
+}
+
+long fd_new_object(const struct file_ops *ops, void *priv, uint32_t mode, uint32_t status_flags, bool cloexec)
+{
+    struct inode *ino = inode_new(mode);   /* anonymous: in no directory, for fstat */
+    if (!ino)
+        return -ENOMEM;
+    ino->nlink = 0;   /* freed with the last file that holds it */
+    struct file *f = file_new(FILE_OBJECT, status_flags | O_RDWR, ino);
+    if (!f) {
+        inode_get(ino);
+        inode_put(ino);
+        return -ENOMEM;
+    }
+    f->ops = ops;
+    f->priv = priv;
+    int fd = fd_install(f, 0, cloexec);
+    if (fd < 0) {
+        f->ops = NULL;   /* the caller still owns priv: do not release it */
+        f->kind = FILE_REG;
+        file_put(f);
+    }
+    return fd;
 }
 
 /* FIONREAD: bytes a read would return now. */

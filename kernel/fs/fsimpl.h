@@ -120,7 +120,7 @@ long fs_symlink(const char *target, struct inode *base, const char *path);
 long fs_open(struct inode *base, const char *path, int flags, uint32_t mode, struct file **out);
 
 /* file.c: open file descriptions and the descriptor table. */
-enum file_kind { FILE_REG, FILE_DIR, FILE_DEV, FILE_PIPE_R, FILE_PIPE_W, FILE_PATH };
+enum file_kind { FILE_REG, FILE_DIR, FILE_DEV, FILE_PIPE_R, FILE_PIPE_W, FILE_PATH, FILE_OBJECT };
 struct pipe;
 struct file {
     enum file_kind kind;
@@ -129,6 +129,8 @@ struct file {
     uint64_t pos;             /* regular files: offset; directories: getdents cookie */
     struct inode *ino;
     struct pipe *pipe;
+    const struct file_ops *ops;   /* FILE_OBJECT: a socket, eventfd or epoll (see fs.h) */
+    void *priv;
 };
 struct file *file_new(enum file_kind kind, uint32_t flags, struct inode *ino);
 void file_get(struct file *f);

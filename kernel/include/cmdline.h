@@ -8,6 +8,7 @@ struct boot_config {
     char **argv, **envp;     /* NULL-terminated */
     int argc, envc;
     char *cwd;
+    char *ip, *gw, *dns;     /* the network interface's address (ip= takes a.b.c.d/len) */
     uint64_t tsc_khz, realtime_ns;
     uint8_t seed[32];
     bool have_seed, verbose, strict, fast, aslr, wx, ro, trace;

@@ -18,6 +18,12 @@
 #define SYSCALL_ENABLED(name) IS_DEFINED(UNIKIT_SYSCALL_##name)
 #else
 #define SYSCALL_ENABLED(name) 1
+
+/* The network comes up at boot only in kernels that have socket calls. */
+#define NET_ENABLED SYSCALL_ENABLED(socket)
 #endif
 
+
+/* The network comes up at boot only in kernels that have socket calls. */
+#define NET_ENABLED SYSCALL_ENABLED(socket)
 #endif

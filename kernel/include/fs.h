@@ -38,4 +38,24 @@ unsigned fs_umask(unsigned mask);
 /* The "ro" flag: files and names change only under /tmp; elsewhere writes fail with EROFS. */
 void fs_set_readonly_root(bool on);
 
+/*
+ * Descriptors for kernel objects that are not files (sockets, eventfd, epoll). The object
+ * supplies its operations; buffers handed to read/write are already checked program memory.
+ * read/write honour O_NONBLOCK from file_status_flags(). poll returns POLL* bits ready now.
+ */
+struct file_ops {
+    long (*read)(struct file *f, void *buf, size_t n);
+    long (*write)(struct file *f, const void *buf, size_t n);
+    unsigned (*poll)(struct file *f);
+    void (*release)(struct file *f);
+};
+/* Installs a new descriptor (lowest free) for the object; mode is its S_IF* type for fstat.
+ * Returns the descriptor or -errno (-EMFILE when the table is full). */
+long fd_new_object(const struct file_ops *ops, void *priv, uint32_t mode, uint32_t status_flags, bool cloexec);
+/* The object behind f when it has these operations, else NULL. */
+void *file_object(struct file *f, const struct file_ops *ops);
+uint32_t file_status_flags(struct file *f);
+/* POLL* bits ready now on any open file (files, pipes, devices, objects). */
+unsigned file_ready(struct file *f, unsigned events);
+
 #endif

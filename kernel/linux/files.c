@@ -808,54 +808,7 @@ long sys_fstatfs(long fd, long buf)
     return getf(fd) ? put_statfs(buf) : -EBADF;
 }
 
-/* poll, close_range */
-
-static long poll_scan(struct linux_pollfd *p, size_t n)
-{
-    long ready = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct file *f = p[i].fd < 0 ? NULL : fd_get(p[i].fd);
-        if (p[i].fd < 0)
-            p[i].revents = 0;
-        else
-            p[i].revents = (int16_t)(f ? file_poll(f, (uint16_t)p[i].events) : POLLNVAL);
-        ready += p[i].revents != 0;
-    }
-    return ready;
-}
-
-/* Nothing is ready and nothing can change while the one thread waits. */
-static void poll_wait(long timeout_ms)
-{
-    static bool warned;
-    if (timeout_ms > 0) {
-        clock_sleep_until(clock_monotonic_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC);
-    } else if (!warned) {
-        warned = true;
-        kprintf("unikit: poll() without a timeout on descriptors that cannot become ready; "
-                "returning 0 instead of waiting forever\n");
-    }
-}
-
-long sys_poll(long ufds, long nfds, long timeout_ms)
-{
-    size_t n = (uint32_t)nfds;
-    if ((uint64_t)nfds > MAX_FDS)
-        return -EINVAL;
-    struct linux_pollfd *p = kmalloc(n ? n * sizeof(*p) : 1);
-    if (!p)
-        return -ENOMEM;
-    long r = copy_from_user(p, (uint64_t)ufds, n * sizeof(*p)) ? -EFAULT : 0;
-    if (r == 0) {
-        r = poll_scan(p, n);
-        if (r == 0 && (int)timeout_ms != 0)
-            poll_wait((int)timeout_ms);
-        if (copy_to_user((uint64_t)ufds, p, n * sizeof(*p)))
-            r = -EFAULT;
-    }
-    kfree(p);
-    return r;
-}
+/* close_range (poll and its family are in poll.c) */
 
 long sys_close_range(long first, long last, long flags)
 {

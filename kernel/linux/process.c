@@ -255,7 +255,7 @@ long sys_sigaltstack(long ss, long old_ss) {
 
 /* A signal the program sends itself: ignored, or the default action (end with 128 + sig).
  * Running a handler needs signal frames, which come with the signal work. */
-static long raise_self(long sig) {
+long signal_raise(long sig) {
     if (sig == 0)
         return 0;
     if (sig < 0 || sig > NSIG)
@@ -272,13 +272,13 @@ static long raise_self(long sig) {
 long sys_kill(long pid, long sig) {
     if (pid != 1 && pid != 0 && pid != -1)
         return -ESRCH;
-    return raise_self(sig);
+    return signal_raise(sig);
 }
 
 long sys_tgkill(long tgid, long tid, long sig) {
     if (tgid != 1 || tid != 1)
         return -ESRCH;
-    return raise_self(sig);
+    return signal_raise(sig);
 }
 
 /* futex with one thread: a wake wakes nobody; a wait either fails at once (value changed) or

@@ -110,6 +110,35 @@ long sys_getrusage(long who, long usage);
 long sys_times(long buf);
 long sys_wait4(long pid, long status, long options, long rusage);
 
+/* sockets.c */
+long sys_socket(long domain, long type, long protocol);
+long sys_bind(long fd, long addr, long len);
+long sys_listen(long fd, long backlog);
+long sys_accept(long fd, long addr, long len);
+long sys_accept4(long fd, long addr, long len, long flags);
+long sys_connect(long fd, long addr, long len);
+long sys_getsockname(long fd, long addr, long len);
+long sys_getpeername(long fd, long addr, long len);
+long sys_setsockopt(long fd, long level, long name, long val, long len);
+long sys_getsockopt(long fd, long level, long name, long val, long len);
+long sys_shutdown(long fd, long how);
+long sys_sendto(long fd, long buf, long len, long flags, long addr, long addrlen);
+long sys_recvfrom(long fd, long buf, long len, long flags, long addr, long addrlen);
+long sys_sendmsg(long fd, long msg, long flags);
+long sys_recvmsg(long fd, long msg, long flags);
+
+/* poll.c (sys_poll is declared with the files) */
+long sys_ppoll(long fds, long nfds, long ts, long sigmask, long sigsetsize);
+long sys_select(long n, long rfds, long wfds, long efds, long tv);
+long sys_pselect6(long n, long rfds, long wfds, long efds, long ts, long sig);
+long sys_epoll_create(long size);
+long sys_epoll_create1(long flags);
+long sys_epoll_ctl(long epfd, long op, long fd, long event);
+long sys_epoll_wait(long epfd, long events, long maxevents, long timeout);
+long sys_epoll_pwait(long epfd, long events, long maxevents, long timeout, long sigmask, long sigsetsize);
+long sys_eventfd(long initval);
+long sys_eventfd2(long initval, long flags);
+
 /* time.c */
 long sys_clock_gettime(long clk, long tp);
 long sys_clock_getres(long clk, long res);

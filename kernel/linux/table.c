@@ -47,6 +47,13 @@ static const struct syscall_entry table[SYSCALL_NAMES_LEN] = {
     S(1, getpgid), S(2, setpgid), S(1, getsid), S(1, umask), S(3, getrandom), S(0, sched_yield),
     S(3, sched_getaffinity), S(4, rt_sigaction), S(4, rt_sigprocmask), S(2, sigaltstack), S(6, futex),
     S(2, kill), S(3, tgkill), S(2, getgroups), S(5, prctl), S(2, getrusage), S(1, times), S(4, wait4),
+    /* sockets.c */
+    S(3, socket), S(3, bind), S(2, listen), S(3, accept), S(4, accept4), S(3, connect), S(3, getsockname),
+    S(3, getpeername), S(5, setsockopt), S(5, getsockopt), S(2, shutdown), S(6, sendto), S(6, recvfrom),
+    S(3, sendmsg), S(3, recvmsg),
+    /* poll.c */
+    S(5, ppoll), S(5, select), S(6, pselect6), S(1, epoll_create), S(1, epoll_create1), S(4, epoll_ctl),
+    S(4, epoll_wait), S(6, epoll_pwait), S(1, eventfd), S(2, eventfd2),
     /* time.c */
     S(2, clock_gettime), S(2, clock_getres), S(4, clock_nanosleep), S(2, nanosleep), S(2, gettimeofday),
     S(1, time),

@@ -227,3 +227,14 @@ void random_bytes(void *buf, size_t n)
     for (size_t i = 0; i < n; i++)
         ((unsigned char *)buf)[i] = (unsigned char)(i * 37 + 11);
 }
+
+/* core/wait.c stand-in: nothing else runs on the host, so one sleep to the deadline. */
+bool wait_until(bool (*ready)(void *arg), void *arg, uint64_t deadline)
+{
+    if (ready(arg))
+        return true;
+    if (deadline == UINT64_MAX)
+        return false;
+    clock_sleep_until(deadline);
+    return ready(arg);
+}

@@ -1,0 +1,72 @@
+/*
+ * Glue between the virtio-net driver and the TCP/IP stack: the interface's address comes from
+ * the command line (ip=, gw=, dns=) or QEMU user networking's defaults. Without a NIC the stack
+ * is made on first use, loopback only.
+ */
+#include "cmdline.h"
+#include "net.h"
+#include "netdev.h"
+#include "wait.h"
+
+static struct netif nif;
+static bool attempted;
+
+static int transmit(struct netif *n, const void *frame, size_t len) {
+    (void)n;
+    return netdev_transmit(frame, len) ? 0 : -ENOBUFS;
+}
+
+static bool configure(const struct boot_config *cfg) {
+    uint32_t ip = nif.ip, mask = nif.netmask, gw = nif.gateway, dns = nif.dns;
+    if (cfg->ip && !net_parse_cidr(cfg->ip, &ip, &mask) && !net_parse_ipv4(cfg->ip, &ip)) {
+        kprintf("unikit: command line: ip=%s is not an IPv4 address (a.b.c.d or a.b.c.d/len)\n", cfg->ip);
+        return false;
+    }
+    if (cfg->gw && !net_parse_ipv4(cfg->gw, &gw)) {
+        kprintf("unikit: command line: gw=%s is not an IPv4 address\n", cfg->gw);
+        return false;
+    }
+    if (cfg->dns && !net_parse_ipv4(cfg->dns, &dns)) {
+        kprintf("unikit: command line: dns=%s is not an IPv4 address\n", cfg->dns);
+        return false;
+    }
+    return net_configure(&nif, ip, mask, gw, dns) == 0;
+}
+
+void network_init(const struct boot_config *cfg) {
+    attempted = true;
+    if (!netdev_init())
+        return;
+    netdev_mac(nif.mac);
+    nif.transmit = transmit;
+    net_default_config(&nif);
+    if (!configure(cfg))
+        return;
+    net_kernel = net_create(&nif);
+    if (!net_kernel)
+        kprintf("unikit: not enough memory for the network stack; raise --mem\n");
+    else if (klog_verbose)
+        kprintf("unikit: network up, %u.%u.%u.%u\n", nif.ip >> 24, (nif.ip >> 16) & 255, (nif.ip >> 8) & 255,
+                nif.ip & 255);
+}
+
+struct net_stack *network_stack(void) {
+    if (!net_kernel)
+        net_kernel = net_create(NULL);
+    return net_kernel;
+}
+
+static void deliver(const void *frame, size_t len, void *arg) {
+    (void)arg;
+    net_input(&nif, frame, len);
+}
+
+void network_pump(void) {
+    if (!net_kernel)
+        return;
+    if (netdev_present())
+        netdev_receive(deliver, NULL);
+    net_poll(net_kernel, clock_monotonic_ns());
+}
+
+uint64_t network_deadline(void) { return net_kernel ? net_next_deadline_ns(net_kernel) : UINT64_MAX; }
