@@ -6,6 +6,7 @@
 #include "cpu.h"
 #include "lapic.h"
 #include "mm.h"
+#include "x86.h"
 
 #define LAPIC_PHYS 0xfee00000
 #define REG_EOI 0xb0
@@ -23,7 +24,20 @@ static volatile uint32_t *lapic;
 
 static void write_reg(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
 
+/* The legacy 8259 PICs (q35 has them, after firmware left the PIT's IRQ 0 on vector 8, which is
+ * the double-fault vector): moved to vectors 0x20-0x2f, then all masked. Harmless where absent. */
+static void pic_disable(void) {
+    static const uint8_t init[2][4] = {{0x11, 0x20, 0x04, 0x01}, {0x11, 0x28, 0x02, 0x01}};
+    for (int i = 0; i < 4; i++) {
+        outb(i == 0 ? 0x20 : 0x21, init[0][i]);
+        outb(i == 0 ? 0xa0 : 0xa1, init[1][i]);
+    }
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
+}
+
 void lapic_init(void) {
+    pic_disable();
     lapic = mmio_map(LAPIC_PHYS, PAGE_SIZE);
     if (!lapic)
         panic("cannot map the local APIC");

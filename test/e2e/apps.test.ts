@@ -114,10 +114,7 @@ describe.skipIf(!kernelBuilt())('apps/ programs: Linux first, then the unikernel
     expect({ status: ran.status, stdout: ran.stdout.toString() }).toEqual({ status: 0, stdout: 'Hello from unikit!\n' });
   });
 
-  // KNOWN KERNEL BUG (reported 2026-11-27): on q35 the 8259 PIC is left unmasked, so the PIT's
-  // IRQ 0 arrives at vector 8 and the kernel reports a double fault. `it.fails` keeps CI green
-  // while the bug is there; when the kernel masks the PIC this test fails: make it `it` again.
-  it.fails('boots on -M q35 too, and keeps running past the firmware\'s timer tick', async () => {
+  it('boots on -M q35 too, and keeps running past the firmware\'s timer tick', async () => {
     expectSame(await onLinuxThenUnikernel('hello', { cliOptions: ['--machine', 'q35'] }));
     // SeaBIOS leaves the 8259 PIC and the PIT running on q35; a program that runs longer than
     // one PIT period (55 ms) meets that interrupt, which the kernel must have masked.
