@@ -15,3 +15,7 @@ export {
   CmdlineTooLongError, NoKvmError,
 } from './errors.js';
 export type { VmmErrorCode } from './errors.js';
+export { QmpClient, QmpError } from './qmp.js';
+export type { QmpEvent } from './qmp.js';
+export { launchDetached, detachedArgs } from './detached.js';
+export type { DetachedVm, DetachedVmOptions, PortForward } from './detached.js';

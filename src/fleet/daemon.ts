@@ -1,0 +1,178 @@
+/**
+ * unikitd itself: one per $UNIKIT_HOME (an exclusive SQLite lock on fleet/daemon.lock, which the
+ * kernel releases when the process dies, even by SIGKILL), the state database, reconciliation of
+ * the QEMU processes left by an earlier daemon, and the API on the Unix socket (and TCP).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import { availableParallelism } from 'node:os';
+import Database from 'better-sqlite3';
+import { projectRoot } from '../project/index.js';
+import { type Accel, type AccelRequest, hostTscKhz, resolveAccel } from '../vmm/index.js';
+import { buildApi } from './api.js';
+import { FleetError } from './errors.js';
+import { type FleetPaths, SOCKET_PATH_MAX, fleetPaths } from './paths.js';
+import { hostMemory } from './procfs.js';
+import { Store } from './store.js';
+import { Supervisor } from './supervisor.js';
+
+export interface DaemonOptions {
+  home?: string;
+  /** Also listen on TCP (bearer token required). */
+  tcp?: { host: string; port: number };
+  /** The TCP token; generated into fleet/token when absent. */
+  token?: string;
+  bootConcurrency?: number;
+  memoryBudget?: number;
+  vmOverhead?: number;
+  hostReserve?: number;
+  logCap?: number;
+  tbSizeMiB?: number;
+  bootTimeoutMs?: number;
+  accel?: AccelRequest;
+  qemuBinary?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  paths: FleetPaths;
+  tcpAddress?: string;
+  tokenFile?: string;
+  accel: Accel;
+  /** Stops serving and watching; instances keep running. */
+  close(): Promise<void>;
+  /** Resolves when close() has run (by a call, a signal or POST /v1/shutdown). */
+  closed: Promise<void>;
+}
+
+/** Charged per instance besides guest RAM: an idle TCG QEMU's own anonymous memory (tb-size 4). */
+export const DEFAULT_VM_OVERHEAD = 24 << 20;
+export const DEFAULT_LOG_CAP = 1 << 20;
+
+export function defaultMemoryBudget(): number {
+  const total = hostMemory().totalBytes;
+  return total - Math.max(1 << 30, Math.floor(total / 10));
+}
+
+export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon> {
+  const paths = fleetPaths(o.home);
+  const log = o.log ?? ((line: string): void => void process.stderr.write(`unikitd: ${line}\n`));
+  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.images, { recursive: true });
+  mkdirSync(paths.instances, { recursive: true });
+  const longest = `${paths.instances}/000000000000/qmp.sock`;
+  if (Buffer.byteLength(longest) > SOCKET_PATH_MAX) {
+    throw new FleetError('BAD_REQUEST', `UNIKIT_HOME ${paths.home} is too long: Unix socket paths under it would pass ${SOCKET_PATH_MAX} bytes; use a shorter UNIKIT_HOME`);
+  }
+
+  const lock = new Database(paths.lock, { timeout: 0 });
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new FleetError('DAEMON_RUNNING', `another unikitd already serves ${paths.home} (socket ${paths.socket})`);
+    }
+    throw e;
+  }
+
+  const store = new Store(paths.db);
+  const accel = resolveAccel(o.accel ?? 'auto', log);
+  const tscKhz = hostTscKhz({ home: paths.home });
+  const supervisor = new Supervisor({
+    paths, store, accel, tscKhz,
+    bootConcurrency: o.bootConcurrency ?? availableParallelism(),
+    memoryBudget: o.memoryBudget ?? defaultMemoryBudget(),
+    vmOverhead: o.vmOverhead ?? DEFAULT_VM_OVERHEAD,
+    hostReserve: o.hostReserve ?? 256 << 20,
+    bootTimeoutMs: o.bootTimeoutMs ?? 30_000,
+    logCap: o.logCap ?? DEFAULT_LOG_CAP,
+    tbSizeMiB: o.tbSizeMiB ?? 4,
+    qemuBinary: o.qemuBinary,
+    log,
+  });
+  const reconciled = await supervisor.reconcile();
+  if (reconciled.adopted + reconciled.ended + reconciled.orphansKilled + reconciled.restarted > 0) {
+    log(`reconciled: ${reconciled.adopted} adopted, ${reconciled.ended} ended while away, ${reconciled.orphansKilled} orphans killed, ${reconciled.restarted} restarted`);
+  }
+  supervisor.run();
+
+  let token = o.token;
+  let tokenFile: string | undefined;
+  if (o.tcp && token === undefined) {
+    tokenFile = paths.token;
+    if (existsSync(tokenFile)) token = readFileSync(tokenFile, 'utf8').trim();
+    else {
+      token = randomBytes(24).toString('hex');
+      writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+    }
+  }
+
+  const startedAt = new Date().toISOString();
+  const version = (JSON.parse(readFileSync(`${projectRoot()}/package.json`, 'utf8')) as { version: string }).version;
+  let closing: Promise<void> | undefined;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => {
+    markClosed = resolve;
+  });
+  let tcpServer: Server | undefined;
+  let tcpAddress: string | undefined;
+
+  const api = await buildApi({
+    store, supervisor, paths, token,
+    shutdown: () => void close(),
+    info: () => ({
+      version, pid: process.pid, home: paths.home, socket: paths.socket, tcp: tcpAddress ?? null, accel,
+      bootConcurrency: supervisor.bootSlots.limit, bootSlots: supervisor.bootSlots,
+      memoryBudget: o.memoryBudget ?? defaultMemoryBudget(), memoryCommitted: supervisor.committedBytes,
+      vmOverhead: o.vmOverhead ?? DEFAULT_VM_OVERHEAD, hostMemory: hostMemory(), instances: store.countByState(),
+      live: supervisor.liveCount, startedAt, reconciled,
+    }),
+  });
+
+  try {
+    unlinkSync(paths.socket); // stale: we hold the lock, so no daemon serves it
+  } catch {
+    // none
+  }
+  await new Promise<void>((resolve, reject) => {
+    api.server.once('error', reject);
+    api.server.listen(paths.socket, () => resolve());
+  });
+  chmodSync(paths.socket, 0o600);
+  if (o.tcp) {
+    tcpServer = createServer(api.handler);
+    const t = o.tcp;
+    await new Promise<void>((resolve, reject) => {
+      tcpServer?.once('error', reject);
+      tcpServer?.listen(t.port, t.host, () => resolve());
+    });
+    const addr = tcpServer.address();
+    tcpAddress = typeof addr === 'object' && addr ? `${t.host}:${addr.port}` : `${t.host}:${t.port}`;
+  }
+  writeFileSync(`${paths.root}/unikitd.pid`, `${process.pid}\n`);
+
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      supervisor.close();
+      for (const s of [api.server, tcpServer]) {
+        s?.close();
+        s?.closeAllConnections();
+      }
+      await api.app.close().catch(() => undefined);
+      try {
+        unlinkSync(paths.socket);
+      } catch {
+        // gone already
+      }
+      store.close();
+      lock.close();
+      markClosed();
+    })();
+    return closing;
+  }
+
+  return { paths, tcpAddress, tokenFile, accel, close, closed };
+}
