@@ -111,4 +111,12 @@ describe('buildImage', () => {
     expect(b.manifest.created).toBe(a.manifest.created);
     expect(c.dir).not.toBe(a.dir);
   });
+
+  it('keeps only the most recently used images', async () => {
+    const cacheRoot = join(dir, 'cache-lru');
+    const dirs = [];
+    for (const arg of ['1', '2', '3']) dirs.push((await cachedImage({ elf: prog, kernel, cacheRoot, args: [arg], maxImages: 2 })).dir);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(cacheRoot).sort()).toEqual(dirs.slice(1).map((d) => d.split('/').pop()).sort());
+  });
 });

@@ -1,7 +1,7 @@
 /** unikit images: kernel.elf + initrd.cpio + manifest.json, built, checked, cached and loaded. */
 export { buildImage, loadImage, isImageDir, checkEnvEntry, IMAGE_FILES } from './build.js';
 export type { BuildOptions, Image } from './build.js';
-export { cachedImage } from './cache.js';
+export { cachedImage, CACHE_MAX_IMAGES } from './cache.js';
 export type { CachedBuildOptions } from './cache.js';
 export { writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from './cpio.js';
 export type { CpioEntry } from './cpio.js';

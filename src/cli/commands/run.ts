@@ -53,9 +53,10 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     envOut = mergeEnv(m.env, env);
     if (mem !== undefined) checkMemory({ kernel: m.kernel.footprint ?? m.kernel.size, initrd: m.initrd.size, program: m.app.memorySpan }, mem, m.app.name);
   } else {
-    image = await cachedImage({ elf: target, files, env, args: p.rest ?? [], mem });
-    argvOut = image.manifest.argv;
-    envOut = image.manifest.env;
+    // Arguments and environment are not part of the cached image: one image serves every run.
+    image = await cachedImage({ elf: target, files, mem });
+    argvOut = [image.manifest.app.path, ...(p.rest ?? [])];
+    envOut = env;
   }
 
   const m = image.manifest;
