@@ -91,6 +91,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     if (cfg.aslr)
         vm_randomize();
     enforce_wx = cfg.wx;
+    vm_exec_data = cfg.execdata;
     if (klog_verbose)
         kprintf("unikit: %lu KiB free, initrd %lu bytes, program %s\n", mm_free_pages() * 4, bi.initrd_len,
                 cfg.prog);

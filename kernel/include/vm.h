@@ -20,6 +20,7 @@ struct vm_layout {
 };
 extern struct vm_layout layout;
 void vm_randomize(void);
+extern bool vm_exec_data;   /* the "execdata" flag: no NX on the program's pages */
 #define STACK_TOP (layout.stack_top)
 #define MMAP_TOP (layout.mmap_top)
 #define MMAP_BOTTOM 0x10000UL     /* nothing is ever mapped below: null pointers fault */

@@ -64,11 +64,15 @@ static uint64_t *pte_of(uint64_t va, bool create) {
     return &table[(va >> 12) & 511];
 }
 
+/* The "execdata" flag turns NX off for the program's pages, as on a CPU without it (the low
+ * security level), so that the hardened levels' protection can be shown to matter. */
+bool vm_exec_data;
+
 static uint64_t pte_flags(int prot) {
     uint64_t f = PTE_P | PTE_U;
     if (prot & PROT_WRITE)
         f |= PTE_W;
-    if (!(prot & PROT_EXEC) && cpu.nx)
+    if (!(prot & PROT_EXEC) && cpu.nx && !vm_exec_data)
         f |= PTE_NX;
     return f;
 }
