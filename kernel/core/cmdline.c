@@ -48,9 +48,15 @@ static bool parse_u64(const char *s, uint64_t *v) {
 }
 
 static bool push(char ***list, int *count, char *value) {
-    char **grown = krealloc(*list, sizeof(char *) * (size_t)(*count + 2));
-    if (!grown || *count >= MAX_ARGS)
+    if (*count >= MAX_ARGS) {
+        kprintf("unikit: command line: more than %d arguments or environment entries\n", MAX_ARGS);
         return false;
+    }
+    char **grown = krealloc(*list, sizeof(char *) * (size_t)(*count + 2));
+    if (!grown) {
+        kprintf("unikit: command line: out of memory for the arguments; raise --mem\n");
+        return false;
+    }
     grown[(*count)++] = value;
     grown[*count] = NULL;
     *list = grown;

@@ -67,6 +67,12 @@ static struct boot_info memory_from_start_info(uint32_t start_info_pa) {
 
 bool fast_mode;
 
+/* Boot phases with their time since the TSC was read at clock_init, in verbose mode. */
+static void phase(const char *name) {
+    if (klog_verbose)
+        kprintf("unikit: boot: %s at %lu us\n", name, clock_monotonic_ns() / 1000);
+}
+
 static noreturn void load_error(void) { vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD); }
 
 noreturn void kmain(uint32_t start_info_pa) {
@@ -100,6 +106,7 @@ noreturn void kmain(uint32_t start_info_pa) {
         kprintf("unikit: no initrd: the image has no root filesystem\n");
         load_error();
     }
+    phase("clocks and randomness ready");
     if (fs_init(bi.initrd, bi.initrd_len))
         load_error();
     fs_setup_stdio();
@@ -112,10 +119,12 @@ noreturn void kmain(uint32_t start_info_pa) {
     if (NET_ENABLED)
         network_init(&cfg);
 
+    phase("root filesystem ready");
     struct loaded_program prog;
     if (load_program(&cfg, &prog))
         load_error();
     memory_init(prog.brk_start);
+    phase("program loaded");
     kprintf(UNIKIT_MARK_ENTERING "\n");
     enter_user(prog.entry, prog.stack_pointer);
 }

@@ -16,6 +16,16 @@ static inline void mark(uint64_t pfn, bool used) {
         bitmap[pfn >> 3] &= (uint8_t)~(1u << (pfn & 7));
 }
 
+/* Clears the bits of pfns [first, end): whole bytes at once where it can. */
+static void mark_range_free(uint64_t first, uint64_t end) {
+    for (; first < end && (first & 7); first++)
+        mark(first, false);
+    uint64_t whole = (end - first) / 8;
+    memset(bitmap + first / 8, 0, whole);
+    for (first += whole * 8; first < end; first++)
+        mark(first, false);
+}
+
 static bool overlaps(uint64_t s, uint64_t e, const struct phys_range *r, int n) {
     for (int i = 0; i < n; i++)
         if (s < r[i].end && r[i].start < e)
@@ -45,15 +55,28 @@ void mm_init(const struct phys_range *ram, int nram, const struct phys_range *re
     bitmap = phys_to_virt(at);
     memset(bitmap, 0xff, bitmap_bytes);
 
+    /* Free each RAM range minus the reserved ones, a run at a time (a page-by-page walk costs
+     * milliseconds under TCG with a few hundred MiB). The first MiB holds boot structures. */
     for (int i = 0; i < nram; i++) {
-        for (uint64_t pfn = ALIGN_UP(ram[i].start, PAGE_SIZE) / PAGE_SIZE; pfn < ram[i].end / PAGE_SIZE; pfn++) {
-            uint64_t pa = pfn * PAGE_SIZE;
-            /* The first MiB holds the boot structures; leave it alone. */
-            if (pa < 0x100000 || overlaps(pa, pa + PAGE_SIZE, reserved, nreserved) ||
-                (pa >= at && pa < at + bitmap_bytes))
+        uint64_t start = ALIGN_UP(MAX(ram[i].start, 0x100000), PAGE_SIZE), end = ALIGN_DOWN(ram[i].end, PAGE_SIZE);
+        while (start < end) {
+            uint64_t run_end = end;
+            bool blocked = false;
+            for (int r = 0; r <= nreserved; r++) {
+                uint64_t rs = r < nreserved ? reserved[r].start : at, re = r < nreserved ? reserved[r].end : at + bitmap_bytes;
+                if (rs <= start && start < re) {
+                    start = ALIGN_UP(re, PAGE_SIZE);
+                    blocked = true;
+                    break;
+                }
+                if (rs > start && rs < run_end)
+                    run_end = ALIGN_DOWN(rs, PAGE_SIZE);
+            }
+            if (blocked)
                 continue;
-            mark(pfn, false);
-            free_pages++;
+            mark_range_free(start / PAGE_SIZE, run_end / PAGE_SIZE);
+            free_pages += (run_end - start) / PAGE_SIZE;
+            start = run_end;
         }
     }
     ram_pages = free_pages;

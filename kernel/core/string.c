@@ -1,9 +1,13 @@
 /* The string and formatting functions a kernel without libc needs. */
 #include "kernel.h"
 
+/* Eight bytes per step for the bulk: under TCG each iteration of a rep string instruction costs
+ * about the same whatever its width, so movsq/stosq are eight times faster than the byte forms. */
 void *memcpy(void *dst, const void *src, size_t n) {
     void *d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    size_t words = n / 8, rest = n % 8;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(rest) : : "memory");
     return dst;
 }
 
@@ -19,7 +23,10 @@ void *memmove(void *dst, const void *src, size_t n) {
 
 void *memset(void *dst, int c, size_t n) {
     void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    size_t words = n / 8, rest = n % 8;
+    uint64_t pattern = 0x0101010101010101ULL * (uint8_t)c;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(rest) : "a"(pattern) : "memory");
     return dst;
 }
 
