@@ -19,9 +19,10 @@ const ALLOWED: Record<string, string[]> = {
   image: ['trace', 'rewrite', 'analyze', 'elf', ...BASE],
   vmm: [...BASE],
   fleet: ['vmm', 'image', ...BASE],
-  tosca: [...BASE],
-  orchestrator: ['tosca', 'fleet', 'image', 'vmm', ...BASE],
-  cli: ['orchestrator', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
+  security: [...BASE],
+  tosca: ['security', ...BASE],
+  orchestrator: ['security', 'tosca', 'fleet', 'image', 'vmm', ...BASE],
+  cli: ['orchestrator', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
   web: [...BASE],
 };
 

@@ -10,7 +10,7 @@ import { elfLoadFootprint, parseElf } from '../elf/index.js';
 import { artifacts } from '../project/index.js';
 import { writeCpio } from './cpio.js';
 import { ImageError, MissingFileError, NoKernelError } from './errors.js';
-import { MANIFEST_FORMAT, type Manifest, validateManifest } from './manifest.js';
+import { MANIFEST_FORMAT, type Manifest, type ManifestSecurity, validateManifest } from './manifest.js';
 import { DEFAULT_MEMORY, checkMemory } from './memory.js';
 import { type FileSpec, RootFs, normalizeGuestPath, sha256 } from './rootfs.js';
 
@@ -30,6 +30,8 @@ export interface BuildOptions {
   cwd?: string;
   /** The guest kernel to pack; kernel/build/kernel.elf by default. */
   kernel?: string;
+  /** The security level's record for the manifest (sign the image after with signImage). */
+  security?: ManifestSecurity;
 }
 
 export interface Image {
@@ -85,6 +87,7 @@ export async function buildImage(o: BuildOptions): Promise<Image> {
     kernel: { buildId: sha256(kernel), size: kernel.length, footprint: kernelFootprint },
     initrd: { size: initrd.length, sha256: sha256(initrd) },
     created: new Date().toISOString(),
+    ...(o.security ? { security: o.security } : {}),
   };
 
   await mkdir(o.outDir, { recursive: true });

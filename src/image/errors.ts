@@ -9,7 +9,9 @@ export type ImageErrorCode =
   | 'IMAGE_NO_KERNEL'
   | 'IMAGE_NOT_AN_IMAGE'
   | 'IMAGE_BAD_MANIFEST'
-  | 'IMAGE_BAD_ENV';
+  | 'IMAGE_BAD_ENV'
+  | 'IMAGE_BAD_SIGNATURE'
+  | 'IMAGE_UNSIGNED';
 
 export class ImageError extends Error {
   constructor(readonly code: ImageErrorCode, message: string) {

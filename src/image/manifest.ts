@@ -31,6 +31,18 @@ export interface Manifest {
   kernel: { buildId: string; size: number; footprint: number };
   initrd: { size: number; sha256: string };
   created: string;
+  /** The security level the image was built for (src/security), and the kernel flags it boots with. */
+  security?: ManifestSecurity;
+}
+
+export interface ManifestSecurity {
+  level: string;
+  /** Kernel command-line flags `unikit run` passes (docs/guest-abi.md). */
+  flags: string[];
+  /** Each mechanism on or off, as the level and its overrides made them. */
+  mechanisms: Record<string, boolean>;
+  /** The image must carry a valid signature to boot. */
+  signed: boolean;
 }
 
 /** Checks the shape of a parsed manifest.json; `where` names it in errors. */

@@ -3,8 +3,8 @@
  * with its status. An ELF is packed into a cached image first.
  */
 import { stat } from 'node:fs/promises';
-import { type Image, ImageError, cachedImage, checkMemory, loadImage } from '../../image/index.js';
-import { type AccelRequest, type Machine, type VmResult, runVm } from '../../vmm/index.js';
+import { type Image, ImageError, cachedImage, checkImageBeforeBoot, checkMemory, loadImage } from '../../image/index.js';
+import { type AccelRequest, type KernelFlag, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
@@ -47,6 +47,8 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   let envOut: string[];
   if (st.isDirectory()) {
     image = await loadImage(target);
+    // A signed image boots only if it verifies; one built at a signing level must be signed.
+    await checkImageBeforeBoot(image);
     if (files.length) throw new UsageError('--file packs files into a new image: give `unikit run` the program, or rebuild the image with `unikit build --file`');
     const m = image.manifest;
     argvOut = p.rest === undefined ? m.argv : [m.argv[0] ?? m.app.path, ...p.rest];
@@ -68,6 +70,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     env: envOut,
     cwd: m.cwd,
     memory: mem ?? m.memory,
+    flags: securityFlags(m.security?.flags),
     accel,
     machine,
     verbose: p.flags.has('verbose'),
@@ -85,6 +88,16 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     io.message(`unikit: ${boot}, total ${t.totalMs.toFixed(1)} ms (QEMU spawn to exit, ${result.accel}, ${result.machine})`);
   }
   return result.status;
+}
+
+const SECURITY_FLAGS: readonly KernelFlag[] = ['fast', 'execdata', 'wx', 'aslr', 'ro', 'strict'];
+
+/** The kernel flags of the image's security level (manifest.security.flags, covered by its signature). */
+function securityFlags(flags: readonly string[] | undefined): KernelFlag[] {
+  for (const f of flags ?? []) {
+    if (!(SECURITY_FLAGS as readonly string[]).includes(f)) throw new ImageError('IMAGE_BAD_MANIFEST', `the image's security flag ${JSON.stringify(f)} is unknown to this unikit`);
+  }
+  return [...(flags ?? [])] as KernelFlag[];
 }
 
 /** The image's environment with the command line's entries replacing same-named ones. */
