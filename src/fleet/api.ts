@@ -6,7 +6,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AmbiguousError, BadRequestError, type ErrorBody, FleetError, NotFoundError } from './errors.js';
 import { removeImage, registerImage, resolveImage } from './images.js';
 import { fileSize, followFile, lastLines, readConsole, readRange } from './logs.js';
@@ -36,6 +36,7 @@ export interface Api {
 }
 
 export async function buildApi(ctx: ApiContext): Promise<Api> {
+  const { default: Fastify } = await import('fastify');
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   let server: Server | undefined;
   const app = Fastify({
@@ -86,7 +87,7 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
 
   const handlers = makeHandlers(ctx);
-  for (const op of loadOperations()) {
+  for (const op of await loadOperations()) {
     const h = handlers[op.operationId];
     if (!h) throw new Error(`api/openapi.yaml: no handler for ${op.operationId}`);
     app.route({ method: op.method, url: op.url, schema: op.schema, handler: h as never });

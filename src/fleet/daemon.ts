@@ -8,7 +8,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSy
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
-import Database from 'better-sqlite3';
 import { projectRoot } from '../project/index.js';
 import { type Accel, type AccelRequest, hostTscKhz, resolveAccel } from '../vmm/index.js';
 import { buildApi } from './api.js';
@@ -67,6 +66,8 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     throw new FleetError('BAD_REQUEST', `UNIKIT_HOME ${paths.home} is too long: Unix socket paths under it would pass ${SOCKET_PATH_MAX} bytes; use a shorter UNIKIT_HOME`);
   }
 
+  // Loaded here, not at the top: the CLI's other commands should not pay for it.
+  const Database = ((await import('better-sqlite3')) as unknown as { default: typeof import('better-sqlite3') }).default;
   const lock = new Database(paths.lock, { timeout: 0 });
   try {
     lock.exec('BEGIN EXCLUSIVE');
@@ -78,7 +79,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     throw e;
   }
 
-  const store = new Store(paths.db);
+  const store = new Store(Database, paths.db);
   const accel = resolveAccel(o.accel ?? 'auto', log);
   const tscKhz = hostTscKhz({ home: paths.home });
   const supervisor = new Supervisor({

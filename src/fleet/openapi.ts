@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { projectRoot } from '../project/index.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -31,7 +30,8 @@ interface Parameter {
   description?: string;
 }
 
-export function loadOperations(file = openapiPath()): Operation[] {
+export async function loadOperations(file = openapiPath()): Promise<Operation[]> {
+  const { parse } = await import('yaml');
   const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   const deref = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(deref);

@@ -3,7 +3,7 @@
  * boot path reads or writes one row by its primary key, so its cost does not grow with the
  * number of instances. Only listings and the start-up reconciliation read whole tables.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { FleetError } from './errors.js';
 
 export type InstanceState = 'created' | 'starting' | 'running' | 'stopping' | 'exited' | 'restarting' | 'lost';
@@ -129,8 +129,9 @@ export class Store {
   private readonly updates = new Map<string, Database.Statement>();
   private readonly q: Record<string, Database.Statement>;
 
-  constructor(path: string) {
-    this.db = new Database(path, { timeout: 5000 });
+  /** `Db` is better-sqlite3's default export, loaded by the caller (only the daemon needs it). */
+  constructor(Db: typeof Database, path: string) {
+    this.db = new Db(path, { timeout: 5000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
