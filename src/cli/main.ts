@@ -7,6 +7,7 @@ import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { describeFailure } from './report.js';
+import { isFleetCommand, runFleetCommand } from './fleet-commands.js';
 import { HELP, UsageError } from './usage.js';
 
 // A reader that goes away (`unikit run ... | head`) is not an error of unikit's: stop writing to
@@ -40,6 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         out(`${(JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version}\n`);
         return 0;
       default:
+        if (isFleetCommand(command)) return await runFleetCommand(command, rest, { out, err: (s) => void process.stderr.write(s), outBytes: (b) => void process.stdout.write(b), tty: process.stderr.isTTY });
         throw new UsageError(`unknown command ${JSON.stringify(command)}: use build, run or inspect (see \`unikit help\`)`);
     }
   } catch (e) {
