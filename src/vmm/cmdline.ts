@@ -53,6 +53,9 @@ export interface BootParams {
   verbose?: boolean;
   /** Further flags, each passed once as its own token. */
   flags?: readonly KernelFlag[];
+  /** The guest's address (a.b.c.d/len) and gateway; the kernel defaults to QEMU user
+   * networking's 10.0.2.15/24 via 10.0.2.2. */
+  net?: { ip: string; gw?: string; dns?: string };
 }
 
 export function buildCmdline(p: BootParams): string {
@@ -64,6 +67,11 @@ export function buildCmdline(p: BootParams): string {
   tokens.push(`cwd=${encodeValue(p.cwd ?? '/')}`);
   if (p.tscKhz !== undefined) tokens.push(`tsc_khz=${Math.round(p.tscKhz)}`);
   tokens.push(`realtime_ns=${p.realtimeNs}`, `seed=${p.seed.toString('hex')}`);
+  if (p.net) {
+    tokens.push(`ip=${encodeValue(p.net.ip)}`);
+    if (p.net.gw !== undefined) tokens.push(`gw=${encodeValue(p.net.gw)}`);
+    if (p.net.dns !== undefined) tokens.push(`dns=${encodeValue(p.net.dns)}`);
+  }
   const flags = new Set<KernelFlag>(p.flags ?? []);
   if (p.verbose) flags.add('verbose');
   tokens.push(...flags);

@@ -9,6 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Accel } from './accel.js';
 import { buildCmdline } from './cmdline.js';
+import { nicArgs, userNetdev } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { DEFAULT_QEMU } from './vm.js';
 
@@ -101,10 +102,7 @@ export function detachedArgs(base: readonly string[], o: DetachedVmOptions): str
   }
   out.push('-qmp', `unix:${chardevPath(o.qmpSocket)},server=on,wait=off`, '-name', chardevPath(o.name));
   const net = o.network ?? { mode: 'none' };
-  if (net.mode === 'user') {
-    const fwd = net.ports.map((p) => `,hostfwd=${p.proto}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`).join('');
-    out.push('-netdev', `user,id=n0${fwd}`, '-device', 'virtio-net-device,netdev=n0');
-  }
+  if (net.mode === 'user') out.push(...nicArgs(userNetdev(net.ports)));
   return out;
 }
 

@@ -12,6 +12,8 @@ export type VmmErrorCode =
   | 'VMM_CMDLINE_TOO_LONG'
   | 'VMM_NO_KVM'
   | 'VMM_BAD_OPTION'
+  | 'VMM_PORT_IN_USE'
+  | 'VMM_NETWORK'
   | 'VMM_INTERRUPTED';
 
 export class VmmError extends Error {

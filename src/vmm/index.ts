@@ -19,3 +19,10 @@ export { QmpClient, QmpError } from './qmp.js';
 export type { QmpEvent } from './qmp.js';
 export { launchDetached, detachedArgs } from './detached.js';
 export type { DetachedVm, DetachedVmOptions, PortForward } from './detached.js';
+export {
+  parsePortForward, checkForwardsDistinct, checkHostPortsFree, nicArgs, userNetdev, NET_MODES, USER_NET,
+  BadPortForwardError, PortInUseError, NetworkUnavailableError,
+} from './net.js';
+export type { NetMode, VmNetwork } from './net.js';
+export { acquireTap, tapUnavailable, tapName, TAP_NET } from './tap.js';
+export type { TapLease } from './tap.js';

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
+import { unikitHome } from '../project/index.js';
 import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
 import { openChannels } from './channels.js';
 import { buildCmdline } from './cmdline.js';
@@ -16,7 +17,9 @@ import {
   QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
 } from './errors.js';
 import { KlogReader, isKnownReason } from './klog.js';
+import { type VmNetwork, NetworkUnavailableError, checkHostPortsFree, nicArgs, userNetdev } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
+import { type TapLease, acquireTap } from './tap.js';
 import { hostTscKhz } from './tsc.js';
 
 export interface VmOptions {
@@ -55,6 +58,10 @@ export interface VmOptions {
    * that do not speak the log protocol (the floor); the status then comes from QEMU's exit code.
    */
   exitMarker?: 'required' | 'optional';
+  /** The guest's network (default none: the guest has loopback only). */
+  network?: VmNetwork;
+  /** unikit's state directory, for tap leases (default unikitHome()). */
+  home?: string;
 }
 
 export interface VmTimings {
@@ -75,6 +82,8 @@ export interface VmResult {
   timings: VmTimings;
   klogTail: string[];
   qemuArgs: string[];
+  /** The guest's network: its mode, and with a tap the guest's address and the tap. */
+  network: { mode: VmNetwork['mode']; ip?: string; tap?: string };
 }
 
 export const DEFAULT_QEMU = 'qemu-system-x86_64';
@@ -84,25 +93,51 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const say = o.onMessage ?? ((): void => undefined);
   const accel = resolveAccel(o.accel ?? 'auto', say);
   const machine = o.machine ?? 'microvm';
+  const network = o.network ?? { mode: 'none' };
+  if (network.mode !== 'none' && machine !== 'microvm') {
+    throw new NetworkUnavailableError(`--net ${network.mode} needs --machine microvm (the kernel's NIC driver is virtio-mmio); use --net none with q35`);
+  }
+  if (network.mode === 'user') await checkHostPortsFree(network.ports);
+  const tap = network.mode === 'tap' ? await acquireTap(o.home ?? unikitHome()) : undefined;
+  try {
+    if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
+    const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports)) : tap ? nicArgs(tap.netdev, tap.mac) : [];
+    return await runQemu(o, { accel, machine, tap, netArgs, say });
+  } finally {
+    tap?.release();
+  }
+}
+
+async function runQemu(
+  o: VmOptions,
+  c: { accel: Accel; machine: Machine; tap: TapLease | undefined; netArgs: string[]; say: (line: string) => void },
+): Promise<VmResult> {
+  const { accel, machine, tap, say } = c;
   const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
   const cmdline = buildCmdline({
     prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
     tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
+    net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
   });
-  const args = qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
+  const args = [...qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline }), ...c.netArgs];
   const binary = o.qemuBinary ?? DEFAULT_QEMU;
+  const networkInfo: VmResult['network'] = { mode: o.network?.mode ?? 'none', ...(tap ? { ip: tap.ip, tap: tap.tap } : {}) };
 
   const channels = await openChannels();
   const spawnedAt = performance.now();
   let child: ChildProcess;
   try {
-    child = spawn(binary, args, {
+    // With a tap, QEMU must not outlive unikit (a SIGKILLed unikit cannot clean up): setpriv
+    // makes the kernel kill it when its parent dies, and its tap goes with it.
+    const [cmd, cmdArgs] = tap ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+    child = spawn(cmd, cmdArgs, {
       stdio: ['ignore', 'pipe', 'pipe', channels.writeFds[0], channels.writeFds[1], channels.writeFds[2]],
     });
   } finally {
     channels.releaseWriteEnds();
   }
-  const live = track(child);
+  const live = track(child, tap?.release);
+  if (tap && child.pid !== undefined) tap.setQemuPid(child.pid);
 
   let bootMs: number | undefined;
   let exit: { status: number; reason: string } | undefined;
@@ -145,7 +180,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
 
     const exitDescription = ended.signal ? `was killed by ${ended.signal}` : `exited with code ${String(ended.code)}`;
     const timings: VmTimings = { spawnedAt, bootMs, totalMs };
-    const base = { accel, machine, timings, klogTail: [...klog.tail], qemuArgs: [binary, ...args] };
+    const base = { accel, machine, timings, klogTail: [...klog.tail], qemuArgs: [binary, ...args], network: networkInfo };
     if (exit) {
       const reason: ExitReason | 'qemu-exit' = isKnownReason(exit.reason) ? exit.reason : UNIKIT_ABI.EXIT_REASON_PANIC;
       return { ...base, status: exit.status, reason };
@@ -171,6 +206,8 @@ interface LiveVm {
   stoppedBy?: VmmError;
   stop(reason: VmmError): void;
   dispose(): void;
+  /** Host resources to give back even when the process exits abruptly (a tap lease). */
+  cleanup?: () => void;
 }
 
 const liveVms = new Set<LiveVm>();
@@ -185,11 +222,15 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function onProcessExit(): void {
-  for (const vm of liveVms) vm.stop(new VmInterruptedError('the host process exiting'));
+  for (const vm of liveVms) {
+    vm.stop(new VmInterruptedError('the host process exiting'));
+    vm.cleanup?.();
+  }
 }
 
-function track(child: ChildProcess): LiveVm {
+function track(child: ChildProcess, cleanup?: () => void): LiveVm {
   const vm: LiveVm = {
+    cleanup,
     stop(reason) {
       vm.stoppedBy ??= reason;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -1,0 +1,220 @@
+/**
+ * `--net tap` (root): every instance gets a tap on the bridge unikit0 (10.77.0.1/16 on the host,
+ * made when missing) and an address of its own, 10.77.x.y, leased without collisions among
+ * concurrent instances.
+ *
+ * - Leases are files under $UNIKIT_HOME/net/leases, one per address, written while holding a
+ *   lock directory (mkdir is atomic); a lease names the unikit process and, once spawned, QEMU.
+ * - QEMU creates the tap itself (non-persistent) and runs net/ifup.sh to put it on the bridge,
+ *   so the tap disappears with QEMU however QEMU ends, even by SIGKILL.
+ * - The lease goes when the VM ends (runVm's exit path and the host process's exit handler);
+ *   a lease whose unikit and QEMU are both gone, and any unikit-* link without a live lease, is
+ *   reaped by the next allocation.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetworkUnavailableError } from './net.js';
+
+export const TAP_NET = { bridge: 'unikit0', host: '10.77.0.1', prefix: 16, base: [10, 77] } as const;
+const TAP_PREFIX = 'unikit-';
+const LOCK_STALE_MS = 10_000;
+const LOCK_WAIT_MS = 15_000;
+
+export interface TapLease {
+  /** The tap's name (unikit-X-Y for 10.77.X.Y). */
+  tap: string;
+  /** The guest's address, its prefix length, and the host's address on the bridge. */
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  /** The -netdev value. */
+  netdev: string;
+  /** Records QEMU's pid in the lease (a lease lives while either process does). */
+  setQemuPid(pid: number): void;
+  /** Gives the address back; idempotent, synchronous (safe in an exit handler). */
+  release(): void;
+}
+
+interface LeaseFile {
+  ownerPid: number;
+  qemuPid?: number;
+  tap: string;
+  createdAt: string;
+}
+
+/** Why tap networking cannot work here, or undefined when it can. */
+export function tapUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return '--net tap needs root (it makes a bridge and a tap per instance): run as root, or use --net user';
+  if (!existsSync('/dev/net/tun')) return '--net tap needs /dev/net/tun (modprobe tun), or use --net user';
+  return undefined;
+}
+
+/** Leases an address and prepares the bridge; the caller must release() the lease. */
+export async function acquireTap(home: string): Promise<TapLease> {
+  const why = tapUnavailable();
+  if (why) throw new NetworkUnavailableError(why);
+  const dir = join(home, 'net');
+  const leases = join(dir, 'leases');
+  mkdirSync(leases, { recursive: true });
+  const script = join(dir, 'ifup.sh');
+  if (script.includes(',')) throw new NetworkUnavailableError(`--net tap: $UNIKIT_HOME must not contain a comma (QEMU option values): ${home}`);
+
+  const unlock = await lock(join(dir, 'lock'));
+  let index: number;
+  try {
+    const live = reapStale(leases);
+    ensureBridge();
+    writeIfChanged(script, ifupScript(), 0o755);
+    index = 2;
+    while (live.has(index) || index % 256 === 0 || index % 256 === 255) index++;
+    if (index >= 65535) throw new NetworkUnavailableError(`--net tap: all addresses of ${TAP_NET.base.join('.')}.0.0/${TAP_NET.prefix} are leased`);
+    const lease: LeaseFile = { ownerPid: process.pid, tap: tapName(index), createdAt: new Date().toISOString() };
+    writeFileSync(join(leases, String(index)), JSON.stringify(lease) + '\n', { flag: 'wx' });
+  } finally {
+    unlock();
+  }
+
+  const file = join(leases, String(index));
+  const tap = tapName(index);
+  const hi = index >> 8;
+  const lo = index & 255;
+  let released = false;
+  return {
+    tap,
+    ip: `${TAP_NET.base[0]}.${TAP_NET.base[1]}.${hi}.${lo}`,
+    prefix: TAP_NET.prefix,
+    gateway: TAP_NET.host,
+    mac: `52:54:${hex(TAP_NET.base[0])}:${hex(TAP_NET.base[1])}:${hex(hi)}:${hex(lo)}`,
+    netdev: `tap,id=n0,ifname=${tap},script=${script},downscript=no`,
+    setQemuPid(pid) {
+      const lease = readLease(file);
+      if (lease && lease.ownerPid === process.pid) writeFileSync(file, JSON.stringify({ ...lease, qemuPid: pid }) + '\n');
+    },
+    release() {
+      if (released) return;
+      released = true;
+      const lease = readLease(file);
+      if (lease && lease.ownerPid === process.pid) rmSync(file, { force: true });
+      // QEMU's tap goes with QEMU; one left behind (QEMU still closing, a persistent tap) goes now.
+      if (existsSync(`/sys/class/net/${tap}`)) ip(['link', 'del', tap], true);
+    },
+  };
+}
+
+export function tapName(index: number): string {
+  return `${TAP_PREFIX}${index >> 8}-${index & 255}`;
+}
+
+/** Removes leases whose processes are gone and unikit taps without a live lease; returns the
+ * live leases' indices. Called with the lock held. */
+function reapStale(leases: string): Set<number> {
+  const live = new Set<number>();
+  const liveTaps = new Set<string>();
+  for (const name of readdirSync(leases)) {
+    const index = Number(name);
+    const file = join(leases, name);
+    const lease = readLease(file);
+    const alive = lease !== undefined && (pidAlive(lease.ownerPid) || (lease.qemuPid !== undefined && pidAlive(lease.qemuPid)));
+    if (alive && Number.isInteger(index)) {
+      live.add(index);
+      liveTaps.add(lease.tap);
+    } else {
+      rmSync(file, { force: true });
+    }
+  }
+  for (const link of listLinks()) {
+    if (link.startsWith(TAP_PREFIX) && !liveTaps.has(link)) ip(['link', 'del', link], true);
+  }
+  return live;
+}
+
+function ensureBridge(): void {
+  const { bridge, host, prefix } = TAP_NET;
+  if (!existsSync(`/sys/class/net/${bridge}`)) {
+    ip(['link', 'add', bridge, 'type', 'bridge']);
+  }
+  const addrs = ip(['-o', '-4', 'addr', 'show', 'dev', bridge]);
+  if (!addrs.includes(` ${host}/${prefix} `)) ip(['addr', 'add', `${host}/${prefix}`, 'dev', bridge]);
+  ip(['link', 'set', bridge, 'up']);
+}
+
+function ifupScript(): string {
+  return [
+    '#!/bin/sh',
+    '# unikit --net tap: QEMU runs this with the tap it made; put it on the bridge, bring it up.',
+    `ip link set "$1" master ${TAP_NET.bridge} && ip link set "$1" up`,
+    '',
+  ].join('\n');
+}
+
+function listLinks(): string[] {
+  try {
+    return readdirSync('/sys/class/net');
+  } catch {
+    return [];
+  }
+}
+
+function ip(args: string[], tolerant = false): string {
+  try {
+    return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (tolerant) return '';
+    const err = e as { stderr?: string; message: string };
+    throw new NetworkUnavailableError(`--net tap: ip ${args.join(' ')} failed: ${(err.stderr ?? err.message).trim().split('\n')[0] ?? ''}`);
+  }
+}
+
+function readLease(file: string): LeaseFile | undefined {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as LeaseFile;
+    return typeof v.ownerPid === 'number' && typeof v.tap === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function writeIfChanged(path: string, text: string, mode: number): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) return;
+  } catch {
+    // missing: write it
+  }
+  writeFileSync(path, text, { mode });
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
+
+/** A lock directory: mkdir succeeds for one holder at a time. A lock older than
+ * LOCK_STALE_MS (a holder that died inside the few milliseconds it holds it) is broken. */
+async function lock(path: string): Promise<() => void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      mkdirSync(path);
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    try {
+      if (Date.now() - statSync(path).mtimeMs > LOCK_STALE_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile: retry
+    }
+    if (Date.now() > deadline) throw new NetworkUnavailableError(`--net tap: the lease lock ${path} stayed taken for ${LOCK_WAIT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+  }
+}
