@@ -13,8 +13,13 @@ usage:
   unikit build <elf> [--file HOST[:GUEST]]... [--env K=V]... [--mem SIZE] [-o DIR] [-- ARGS...]
       make an image directory (kernel.elf, initrd.cpio, manifest.json)
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
-             [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS] [-- ARGS...]
+             [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
+             [--net user|tap|none] [-p HOST:GUEST[/udp]]... [-- ARGS...]
       boot it, stream its output, exit with its status (an ELF is packed on the fly)
+      --net user (the default): QEMU user networking, the guest is 10.0.2.15 and sees the host
+      as 10.0.2.2; -p forwards 127.0.0.1:HOST to the guest's port (tcp, or /udp). --net tap
+      (root): a tap on the bridge unikit0 (10.77.0.1/16) and an address of the guest's own,
+      printed at start. --net none: loopback only.
   unikit inspect <image-dir> [--json]
       show what an image holds
 

@@ -91,13 +91,13 @@ export const DEFAULT_QEMU = 'qemu-system-x86_64';
 /** Runs the VM to its end. Rejects with a VmmError (status 125, or 128+N when interrupted). */
 export async function runVm(o: VmOptions): Promise<VmResult> {
   const say = o.onMessage ?? ((): void => undefined);
-  const accel = resolveAccel(o.accel ?? 'auto', say);
   const machine = o.machine ?? 'microvm';
   const network = o.network ?? { mode: 'none' };
   if (network.mode !== 'none' && machine !== 'microvm') {
     throw new NetworkUnavailableError(`--net ${network.mode} needs --machine microvm (the kernel's NIC driver is virtio-mmio); use --net none with q35`);
   }
   if (network.mode === 'user') await checkHostPortsFree(network.ports);
+  const accel = resolveAccel(o.accel ?? 'auto', say);
   const tap = network.mode === 'tap' ? await acquireTap(o.home ?? unikitHome()) : undefined;
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { type Image, ImageError, cachedImage, checkImageBeforeBoot, checkMemory, loadImage } from '../../image/index.js';
 import { type AccelRequest, type KernelFlag, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
+import { NETWORK_OPTIONS, chooseNetwork } from '../network-options.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -19,6 +20,7 @@ export const RUN_OPTIONS = [
   { name: 'verbose', short: 'v', kind: 'flag' },
   { name: 'time', kind: 'flag' },
   { name: 'timeout', kind: 'value' },
+  ...NETWORK_OPTIONS,
 ] as const;
 
 export interface RunIo {
@@ -39,6 +41,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   const files = (p.lists.get('file') ?? []).map(parseFileSpec);
   const timeoutText = p.values.get('timeout');
   const timeoutMs = timeoutText === undefined ? undefined : parseSeconds(timeoutText) * 1000;
+  const network = chooseNetwork(p.values.get('net'), p.lists.get('publish') ?? [], machine);
 
   const st = await stat(target).catch(() => undefined);
   if (!st) throw new ImageError('IMAGE_MISSING_FILE', `${target} does not exist (give an image directory or a program)`);
@@ -73,6 +76,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     flags: securityFlags(m.security?.flags),
     accel,
     machine,
+    network,
     verbose: p.flags.has('verbose'),
     timeoutMs,
     stdout: io.stdout,
