@@ -44,7 +44,8 @@ UNIKIT_HOST=tcp://HOST:PORT and UNIKIT_TOKEN reach a daemon on TCP instead.
 `;
 
 /** Runs one fleet command; returns the exit status. Failures become one "unikit: ..." line. */
-export async function runFleetCommand(command: FleetCommand, argv: readonly string[], io: FleetIo): Promise<number> {
+export async function runFleetCommand(command: FleetCommand, argvIn: readonly string[], io: FleetIo): Promise<number> {
+  const argv = splitShortFlags(argvIn);
   try {
     if (argv.includes('--help') || argv.includes('-h')) {
       io.out(FLEET_HELP.trimStart());
@@ -457,6 +458,21 @@ async function statsCommand(argv: readonly string[], io: FleetIo): Promise<numbe
 }
 
 // ---- helpers ----
+
+/** "-aq" is "-a -q", as Docker users type it (before "--" only). */
+export function splitShortFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (/^-[a-zA-Z]{2,}$/.test(a)) out.push(...[...a.slice(1)].map((c) => `-${c}`));
+    else out.push(a);
+  }
+  return out;
+}
 
 async function each(refs: string[], io: FleetIo, fn: (ref: string) => Promise<void>): Promise<number> {
   let status = 0;

@@ -64,6 +64,8 @@ interface Live {
   exited: Promise<void>;
   markExited: () => void;
   stopping?: Promise<void>;
+  /** The reason of QMP's SHUTDOWN event, when one came ("host-signal", "guest-shutdown", ...). */
+  shutdownReason?: string;
 }
 
 interface Ticket {
@@ -524,6 +526,9 @@ export class Supervisor {
       this.unadmit(ticket, row.id);
       return false;
     }
+    live.qmp.on('event', (ev: { event: string; data?: Record<string, unknown> }) => {
+      if (ev.event === 'SHUTDOWN' && typeof ev.data?.reason === 'string') live.shutdownReason = ev.data.reason;
+    });
     live.qmp.on('close', () => setTimeout(() => {
       if (!live.ended && !isSameProcess(live.pid, live.pidStart)) this.onExit(live, { code: null, signal: null, adopted: true });
     }, 20));
@@ -619,6 +624,9 @@ function describeEnd(live: Live, how: ExitHow, marker: { status: number; reason:
   }
   if (how.signal) {
     return { state: 'exited', exitStatus: 125, exitReason: 'killed', exitDetail: `QEMU was killed by ${how.signal}, not by unikitd` };
+  }
+  if (live.shutdownReason === 'host-signal') {
+    return { state: 'exited', exitStatus: 125, exitReason: 'killed', exitDetail: 'QEMU was stopped by a signal, not by unikitd' };
   }
   if (how.adopted) {
     return { state: 'exited', exitStatus: 125, exitReason: 'crashed', exitDetail: 'QEMU ended without an @exit line (adopted after a daemon restart: its exit code is unknown)' };
