@@ -7,11 +7,15 @@ export { writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from './cpio.j
 export type { CpioEntry } from './cpio.js';
 export { validateManifest, MANIFEST_FORMAT } from './manifest.js';
 export type { Manifest, ManifestSecurity } from './manifest.js';
-export { checkImageBeforeBoot, signImage, verifyImage, readSignature, signingKey, trustedKeys, keysDir, SIGNATURE_FILE } from './signature.js';
+export { loadVerifiedImage, signImage, verifyImage, readSignature, signingKey, trustedKeys, keysDir, SIGNATURE_FILE } from './signature.js';
 export type { SigningKey, SignatureFile, VerifiedSignature } from './signature.js';
 export { checkMemory, smallestMemory, DEFAULT_MEMORY, MEMORY_RESERVE, MEMORY_STEP } from './memory.js';
 export type { MemoryNeeds } from './memory.js';
 export { normalizeGuestPath } from './rootfs.js';
+export { specializeProgram, LackingSyscallsError } from './specialize.js';
+export type { SpecializeOptions, Specialized } from './specialize.js';
+export { kernelConfig, kernelSourceFingerprint, specializedKernel, elfTextSize, kernelTextSize } from './kernel.js';
+export type { KernelConfig, BuiltKernel } from './kernel.js';
 export type { FileSpec, PackedFile } from './rootfs.js';
 export {
   ImageError, MissingFileError, SegmentsDontFitError, MemTooSmallError, NoKernelError, formatBytes, formatSize,

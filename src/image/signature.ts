@@ -6,9 +6,9 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { unikitHome } from '../project/index.js';
-import { IMAGE_FILES, type Image } from './build.js';
+import { IMAGE_FILES, type Image, loadImage } from './build.js';
 import { ImageError } from './errors.js';
 
 export const SIGNATURE_FILE = 'signature.json';
@@ -182,14 +182,15 @@ export async function verifyImage(image: Pick<Image, 'dir'>, trusted?: readonly 
 }
 
 /**
- * What `unikit run` and unikitd call before booting an image: a signed image must verify; an image
- * whose manifest asks for a signature (a level that signs) must have one. Unsigned images built
- * without a level boot as before (undefined).
+ * What `unikit run` and unikitd call to load an image they are about to boot: a signed image must
+ * verify (checked before its manifest is even parsed); an image whose manifest asks for a
+ * signature (a level that signs) must have one. Unsigned images built without a level load as before.
  */
-export async function checkImageBeforeBoot(image: Image, trusted?: readonly KeyObject[]): Promise<VerifiedSignature | undefined> {
-  const verified = await verifyImage(image, trusted);
-  if (!verified && image.manifest.security?.signed) {
+export async function loadVerifiedImage(dir: string, trusted?: readonly KeyObject[]): Promise<{ image: Image; signature?: VerifiedSignature }> {
+  const signature = await verifyImage({ dir: resolve(dir) }, trusted);
+  const image = await loadImage(dir);
+  if (!signature && image.manifest.security?.signed) {
     throw new ImageError('IMAGE_UNSIGNED', `image ${image.dir} was built at level ${image.manifest.security.level}, which signs images, but its ${SIGNATURE_FILE} is missing; refusing to boot it`);
   }
-  return verified;
+  return signature ? { image, signature } : { image };
 }

@@ -3,7 +3,7 @@
  * with its status. An ELF is packed into a cached image first.
  */
 import { stat } from 'node:fs/promises';
-import { type Image, ImageError, cachedImage, checkImageBeforeBoot, checkMemory, loadImage } from '../../image/index.js';
+import { type Image, ImageError, cachedImage, checkMemory, loadVerifiedImage } from '../../image/index.js';
 import { type AccelRequest, type KernelFlag, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { NETWORK_OPTIONS, chooseNetwork } from '../network-options.js';
@@ -49,9 +49,8 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   let argvOut: string[];
   let envOut: string[];
   if (st.isDirectory()) {
-    image = await loadImage(target);
     // A signed image boots only if it verifies; one built at a signing level must be signed.
-    await checkImageBeforeBoot(image);
+    image = (await loadVerifiedImage(target)).image;
     if (files.length) throw new UsageError('--file packs files into a new image: give `unikit run` the program, or rebuild the image with `unikit build --file`');
     const m = image.manifest;
     argvOut = p.rest === undefined ? m.argv : [m.argv[0] ?? m.app.path, ...p.rest];

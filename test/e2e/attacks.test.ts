@@ -1,0 +1,171 @@
+/**
+ * The security levels against real attacks: every program in apps/attacks is built with
+ * `unikit build --level L` for each level and run with `unikit run` in a real VM. Whether an
+ * attack must be stopped or allowed comes from the level table itself (src/security), so the
+ * table cannot claim what the kernel does not do.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { artifacts, projectRoot } from '../../src/project/index.js';
+import { LEVELS, type Level, type Mechanism, mechanismInfo } from '../../src/security/index.js';
+import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
+
+const ATTACKS = ['kread', 'execdata', 'wx', 'aslr', 'rootwrite', 'hiddensys'] as const;
+type Attack = (typeof ATTACKS)[number];
+const built = kernelBuilt() && ATTACKS.every((a) => existsSync(appPath(`attack-${a}`)));
+const work = mkdtempSync(join(tmpdir(), 'unikit-attacks-'));
+const imageDir = (a: Attack, l: Level): string => join(work, `${a}-${l}`);
+
+const on = (m: Mechanism, l: Level): boolean => mechanismInfo(m).on[l];
+const out = (o: Outcome): string => o.stdout.toString('utf8');
+const run = (a: Attack, l: Level, args: string[] = []): Promise<Outcome> => runCli(['run', imageDir(a, l), '--', ...args]);
+
+/** The attack ran to its end: it printed its success line and exited 0. */
+function expectAllowed(o: Outcome): void {
+  expect({ status: o.status, out: out(o) }).toMatchObject({ status: 0, out: expect.stringContaining('ATTACK SUCCEEDED') });
+}
+
+/** A fault ended the program: SIGSEGV (139) and the kernel's fault report, never its success line. */
+function expectFault(o: Outcome): void {
+  expect(out(o)).not.toContain('ATTACK SUCCEEDED');
+  expect(o.status).toBe(139);
+  expect(o.stderr).toMatch(/unikit: program fault: page fault/);
+}
+
+/** A system call refused the attack with `errno`. */
+function expectRefused(o: Outcome, errno: number): void {
+  expect(out(o)).not.toContain('ATTACK SUCCEEDED');
+  expect({ status: o.status, out: out(o) }).toMatchObject({ status: 1, out: expect.stringContaining(`(errno ${errno})`) });
+}
+
+/** The image holds a kernel made for this program (not the general one): the allowlist can bite. */
+function perProgramKernel(l: Level): boolean {
+  const m = JSON.parse(readFileSync(join(imageDir('hiddensys', l), 'manifest.json'), 'utf8')) as { kernel: { buildId: string } };
+  return m.kernel.buildId !== createHash('sha256').update(readFileSync(artifacts.kernel())).digest('hex');
+}
+
+describe.skipIf(!built)('attack programs at each security level (real VMs)', () => {
+  beforeAll(async () => {
+    const jobs = ATTACKS.flatMap((a) => LEVELS.map((l) => [a, l] as const));
+    // Two at a time: the builds are quick, and the tests share the machine.
+    for (let i = 0; i < jobs.length; i += 2) {
+      await Promise.all(jobs.slice(i, i + 2).map(async ([a, l]) => {
+        const o = await runCli(['build', appPath(`attack-${a}`), '--level', l, '-o', imageDir(a, l)]);
+        if (o.status !== 0) throw new Error(`build of attack-${a} at ${l} failed: ${o.stderr}`);
+      }));
+    }
+  }, 120_000);
+
+  it.each(LEVELS)('reading a kernel address at %s: a fault report in ring 3, read in fast mode', async (l) => {
+    const o = await run('kread', l);
+    if (on('isolation', l)) expectFault(o);
+    else {
+      expectAllowed(o);
+      expect(out(o)).toMatch(/read kernel memory at 0xffffffff80100000: 0x[0-9a-f]{16}/);
+    }
+  });
+
+  it.each(LEVELS)('running code written to the stack and the heap at %s', async (l) => {
+    for (const where of ['stack', 'heap']) {
+      const o = await run('execdata', l, [where]);
+      if (on('nx', l)) expectFault(o);
+      else {
+        expectAllowed(o);
+        expect(out(o)).toContain(`ran code written to the ${where}: it returned 42`);
+      }
+    }
+  });
+
+  it.each(LEVELS)('asking for writable and executable memory at %s (mmap and mprotect)', async (l) => {
+    for (const how of ['mmap', 'mprotect']) {
+      const o = await run('wx', l, [how]);
+      if (on('wx', l)) {
+        expectRefused(o, 13);
+        expect(o.stderr).toContain('both writable and executable: refused (W^X)');
+      } else expectAllowed(o);
+    }
+  });
+
+  it.each(LEVELS)('writing under / at %s (/tmp stays writable)', async (l) => {
+    const o = await run('rootwrite', l);
+    if (on('ro', l)) expectRefused(o, 30);
+    else expectAllowed(o);
+  });
+
+  it.each(LEVELS)('20 boots of a static PIE at %s: addresses all different with ASLR, identical without', async (l) => {
+    const lines: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const o = await run('aslr', l);
+      expect(o.status).toBe(0);
+      lines.push(out(o).trim());
+    }
+    const fields = lines.map((line) => Object.fromEntries(line.split(' ').map((kv) => kv.split('=') as [string, string])));
+    for (const k of ['base', 'stack', 'heap', 'mmap']) {
+      const distinct = new Set(fields.map((f) => f[k])).size;
+      expect({ k, distinct }).toEqual({ k, distinct: on('aslr', l) ? 20 : 1 });
+    }
+  }, 120_000);
+
+  it.for(LEVELS)('a syscall the analysis cannot see (socket, number from the input) at %s', async (l, ctx) => {
+    const o = await run('hiddensys', l, ['41']);
+    if (!on('syscalls', l)) {
+      expectAllowed(o);
+      return;
+    }
+    if (!perProgramKernel(l)) {
+      // The strict flag bites only in a per-program kernel, which `unikit build` does not make yet:
+      // the kernel side is shown by the test below with a kernel built by hand.
+      expectAllowed(o);
+      ctx.skip('`unikit build` makes no per-program kernel yet: the allowlist is not in force at this level');
+      return;
+    }
+    expect(out(o)).not.toContain('ATTACK SUCCEEDED');
+    expect(o.status).toBe(159);
+    expect(o.stderr).toContain('syscall 41 (socket) is outside this image\'s syscall set: stopping (strict)');
+  });
+
+  it('the level table says which attack shows each mechanism', () => {
+    for (const m of ['isolation', 'nx', 'wx', 'aslr', 'ro', 'syscalls'] as const) expect(ATTACKS).toContain(mechanismInfo(m).attack);
+  });
+});
+
+/**
+ * The kernel side of the syscall allowlist, until `unikit build` makes per-program kernels: a
+ * kernel built by hand (kernel/Makefile CONFIG=) from the static analysis of attack-hiddensys,
+ * whose analyzed set has no socket. With the strict flag the hidden socket call stops the VM.
+ */
+describe.skipIf(!built)('syscall allowlist in a per-program kernel (built by hand from the analysis)', () => {
+  it('stops the hidden socket call with SIGSYS (159) and logs it; without strict it is ENOSYS', async () => {
+    const { analyzeElf } = await import('../../src/analyze/index.js');
+    const { buildImage } = await import('../../src/image/index.js');
+    const { runVm } = await import('../../src/vmm/index.js');
+    const { execFileSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const prog = appPath('attack-hiddensys');
+    const names = analyzeElf(prog).syscalls.map((s) => s.name);
+    expect(names).not.toContain('socket');
+    const dir = mkdtempSync(join(tmpdir(), 'unikit-perprog-'));
+    writeFileSync(join(dir, 'config.h'), ['#define UNIKIT_SPECIALIZED 1', ...names.map((n) => `#define UNIKIT_SYSCALL_${n} 1`), ''].join('\n'));
+    execFileSync('make', ['-s', '-j2', '-C', join(projectRoot(), 'kernel'), `CONFIG=${join(dir, 'config.h')}`, `BUILD=${join(dir, 'kernel')}`, `${join(dir, 'kernel')}/kernel.elf`], { stdio: 'pipe' });
+    const image = await buildImage({ elf: prog, outDir: join(dir, 'image'), kernel: join(dir, 'kernel', 'kernel.elf') });
+    const boot = async (flags: ('strict' | 'wx' | 'aslr')[]): Promise<{ status: number; out: string; log: string[] }> => {
+      let o = '';
+      const log: string[] = [];
+      const r = await runVm({
+        kernel: image.kernelPath, initrd: image.initrdPath, prog: image.manifest.app.path, argv: [image.manifest.app.path, '41'],
+        memory: image.manifest.memory, flags, onStdout: (b) => { o += b.toString('utf8'); }, onMessage: (l) => log.push(l),
+      });
+      return { status: r.status, out: o, log };
+    };
+    const strict = await boot(['strict', 'wx', 'aslr']);
+    expect(strict.out).not.toContain('ATTACK SUCCEEDED');
+    expect(strict.status).toBe(159);
+    expect(strict.log.join('\n')).toContain('syscall 41 (socket) is outside this image\'s syscall set: stopping (strict)');
+    const lax = await boot([]);
+    expect(lax.out).toContain('attack refused: syscall 41 (its number read from the input): Function not implemented (errno 38)');
+    expect(lax.status).toBe(1);
+  }, 120_000);
+});
