@@ -12,7 +12,7 @@ import { removeImage, registerImage, resolveImage } from './images.js';
 import { fileSize, followFile, lastLines, readConsole, readRange } from './logs.js';
 import { type JsonSchema, type Operation, loadOperations } from './openapi.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
-import { ACTIVE_STATES, type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
+import { type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
 import type { Supervisor } from './supervisor.js';
 import { imageView, instanceView, statsView } from './view.js';
 
@@ -191,7 +191,8 @@ function makeHandlers(ctx: ApiContext): Record<string, Handler> {
         out.end();
       };
       req.raw.on('close', finish);
-      const ended = (r: InstanceRow): boolean => !(ACTIVE_STATES as string[]).includes(r.state);
+      // A created instance may be started later: follow until it has run and ended.
+      const ended = (r: InstanceRow): boolean => r.state === 'exited' || r.state === 'lost';
       if (ended(row)) setImmediate(finish);
       else void supervisor.waitFor(row.id, ended, 2 ** 31 - 1).then(() => setTimeout(finish, 100));
       return reply.send(out);

@@ -13,7 +13,6 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { formatBytes } from '../image/index.js';
 import { type Accel, QmpClient, launchDetached } from '../vmm/index.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
@@ -180,7 +179,7 @@ export class Supervisor {
       throw new InsufficientMemoryError(
         `cannot start ${row.name}: it needs ${formatBytes(charge)} (${formatBytes(row.memory)} guest RAM + ${formatBytes(this.o.vmOverhead)} for QEMU) ` +
         `but only ${formatBytes(Math.max(0, left))} of unikitd's ${formatBytes(this.o.memoryBudget)} memory budget is left ` +
-        `(${holders} running instance${holders === 1 ? '' : 's'} hold ${formatBytes(this.committed)}): stop some instances, give less --mem, ` +
+        `(${holders} running instance${holders === 1 ? ' holds' : 's hold'} ${formatBytes(this.committed)}): stop some instances, give less --mem, ` +
         'or start unikitd with a larger --memory-budget');
     }
     const avail = hostMemory().availableBytes;
@@ -651,6 +650,14 @@ export function mergeEnv(base: readonly string[], extra: readonly string[]): str
   const key = (e: string): string => e.slice(0, e.indexOf('='));
   const replaced = new Set(extra.map(key));
   return [...base.filter((e) => !replaced.has(key(e))), ...extra];
+}
+
+/** "1.5 GiB", "40 MiB", "300 KiB": for people. */
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${+(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${+(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -116,10 +116,10 @@ describe('instance lifecycle', () => {
     const out = await follow;
     expect(out.status).toBe(0);
     expect(out.stdout.toString()).toContain('tick 1\n');
-    expect(out.stdout.toString()).toContain('tick 5\n');
+    expect(out.stdout.toString()).toContain('tick 8\n');
     const v = await settled('ticker', ['exited']);
     expect(v.exit).toMatchObject({ status: 0, reason: 'exit' });
-    expect((await d.cli(['logs', '--tail', '2', 'ticker'])).stdout.toString()).toBe('tick 4\ntick 5\n');
+    expect((await d.cli(['logs', '--tail', '2', 'ticker'])).stdout.toString()).toBe('tick 7\ntick 8\n');
   });
 });
 
@@ -148,8 +148,8 @@ describe('faults', () => {
     const always = await api<InstanceView>('POST', '/v1/instances', { image: 'ticks', name: 'clean-always', restart: 'always', start: true });
     const a = await until('two restarts', async () => {
       const x = await get(always.id);
-      return x.restartCount >= 2 ? x : undefined;
-    }, 30_000);
+      return x.restartCount >= 2 && x.state === 'restarting' ? x : undefined;
+    }, 30_000, 20);
     expect(a.exit).toMatchObject({ status: 0, reason: 'exit' });
     const o = await settled(ok.id, ['exited']);
     expect(o.restartCount).toBe(0);

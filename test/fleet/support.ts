@@ -100,7 +100,7 @@ export function qemuPids(home: string): number[] {
 export interface TestImages {
   /** Prints "ready", then sleeps for ever. */
   idle: string;
-  /** Prints "tick 1".."tick 5" 100 ms apart, exits 0. */
+  /** Prints "tick 1".."tick 8" 100 ms apart, exits 0. */
   ticks: string;
   /** Crashes with a page fault: status 139. */
   segv: string;
@@ -116,12 +116,12 @@ export async function testImages(dir: string): Promise<TestImages> {
     execFileSync('musl-gcc', ['-static', '-O2', '-o', idle, join(projectRoot(), 'bench', 'guests', 'idle.c')]);
     return {
       idle: (await buildImage({ elf: idle, outDir: join(dir, 'idle'), mem, guestPath: '/idle' })).dir,
-      ticks: (await buildImage({ elf: idle, outDir: join(dir, 'ticks'), mem, guestPath: '/ticks', args: ['5'] })).dir,
+      ticks: (await buildImage({ elf: idle, outDir: join(dir, 'ticks'), mem, guestPath: '/ticks', args: ['8'] })).dir,
       segv: (await buildImage({ elf: artifacts.app('segfault'), outDir: join(dir, 'segv'), mem })).dir,
       real: true,
     };
   }
-  const ticks = [1, 2, 3, 4, 5].map((i) => `tick ${i}\n`).join('');
+  const ticks = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `tick ${i}\n`).join('');
   return {
     idle: (await buildStandinImage({ out: 'ready\n' }, join(dir, 'idle'), { mem })).dir,
     ticks: (await buildStandinImage({ idle: false, out: ticks.slice(0, 7), late: ticks.slice(7), spin: 5e7, klog2: '@exit 0 exit\n', status: 0 }, join(dir, 'ticks'), { mem })).dir,
