@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-/** The `unikit` command: dispatches to build, run and inspect; turns failures into one line. */
+/** The `unikit` command: dispatches to build, run, inspect, analyze, trace and the fleet commands; turns failures into one line. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../project/index.js';
+import { analyzeCommand } from './commands/analyze.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { traceCommand } from './commands/trace.js';
 import { describeFailure } from './report.js';
 import { isFleetCommand, runFleetCommand } from './fleet-commands.js';
 import { HELP, UsageError } from './usage.js';
@@ -25,11 +27,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'build':
-        return await buildCommand(rest, { out });
+        return await buildCommand(rest, { out, message });
       case 'run':
         return await runCommand(rest, { stdout: process.stdout, stderr: process.stderr, message });
       case 'inspect':
         return await inspectCommand(rest, { out });
+      case 'analyze':
+        return await analyzeCommand(rest, { out });
+      case 'trace':
+        return await traceCommand(rest, { out, stderr: process.stderr, message });
       case undefined:
       case 'help':
       case '--help':
@@ -42,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       default:
         if (isFleetCommand(command)) return await runFleetCommand(command, rest, { out, err: (s) => void process.stderr.write(s), outBytes: (b) => void process.stdout.write(b), tty: process.stderr.isTTY });
-        throw new UsageError(`unknown command ${JSON.stringify(command)}: use build, run or inspect (see \`unikit help\`)`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}: use build, run, inspect, analyze or trace (see \`unikit help\`)`);
     }
   } catch (e) {
     const f = describeFailure(e, command === 'run');

@@ -5,6 +5,8 @@
 import { UNIKIT_ABI } from '../abi/index.js';
 import { ElfError } from '../elf/index.js';
 import { ImageError } from '../image/index.js';
+import { KernelTableError } from '../analyze/index.js';
+import { TraceError } from '../trace/index.js';
 import { VmmError } from '../vmm/index.js';
 import { UsageError } from './usage.js';
 
@@ -26,6 +28,7 @@ export function describeFailure(e: unknown, running: boolean): Failure {
     return { line: `unikit: ${e.message}`, status: running ? UNIKIT_ABI.STATUS_HOST_ERROR : STATUS_BUILD_FAILED };
   }
   if (e instanceof VmmError) return { line: `unikit: ${e.message}`, status: e.status };
+  if (e instanceof TraceError || e instanceof KernelTableError) return { line: `unikit: ${e.message}`, status: STATUS_BUILD_FAILED };
   const err = e instanceof Error ? e : new Error(String(e));
   const io = err as NodeJS.ErrnoException;
   if (io.code && io.syscall) {

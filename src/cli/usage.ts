@@ -10,18 +10,29 @@ export class UsageError extends Error {
 export const HELP = `unikit: run an unmodified static Linux x86-64 program as a unikernel under QEMU
 
 usage:
-  unikit build <elf> [--file HOST[:GUEST]]... [--env K=V]... [--mem SIZE] [-o DIR] [-- ARGS...]
-      make an image directory (kernel.elf, initrd.cpio, manifest.json)
+  unikit build <elf> [--file HOST[:GUEST]]... [--env K=V]... [--mem SIZE] [-o DIR]
+               [--general | --profile FILE] [--strict] [--force] [--fast] [-- ARGS...]
+      make an image directory (kernel.elf, initrd.cpio, manifest.json). The kernel is built for
+      the program's syscalls (static analysis, plus those a "trace --json" FILE lists); --general
+      packs the general kernel instead. A program that may make a syscall unikit lacks is refused
+      unless --force. --strict: a syscall outside the set stops the VM (status 159). --fast: the
+      syscall sites are rewritten into direct calls and the program runs in ring 0.
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
              [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
-             [--net user|tap|none] [-p HOST:GUEST[/udp]]... [-- ARGS...]
+             [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--fast] [-- ARGS...]
       boot it, stream its output, exit with its status (an ELF is packed on the fly)
       --net user (the default): QEMU user networking, the guest is 10.0.2.15 and sees the host
       as 10.0.2.2; -p forwards 127.0.0.1:HOST to the guest's port (tcp, or /udp). --net tap
       (root): a tap on the bridge unikit0 (10.77.0.1/16) and an address of the guest's own,
-      printed at start. --net none: loopback only.
+      printed at start. --net none: loopback only. --fast (with an ELF): its syscall sites
+      rewritten into direct calls, in ring 0.
   unikit inspect <image-dir> [--json]
       show what an image holds
+  unikit analyze <elf> [--json]
+      the syscalls the program may make, found statically, and what unikit does with each
+  unikit trace <image-dir|elf> [--json] [--env K=V]... [--file HOST[:GUEST]]... [-- ARGS...]
+      run it once recording its syscalls; print the set the workload made (its output goes to
+      stderr); --json writes the profile for build --profile
 
 SIZE: bytes, or with a K, M or G suffix (4M, 16MiB, 512K). Exit statuses of run: the program's
 own 0..255; 125 unikit or QEMU failed or the kernel panicked; 126 the program could not be

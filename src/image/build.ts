@@ -13,6 +13,8 @@ import { ImageError, MissingFileError, NoKernelError } from './errors.js';
 import { MANIFEST_FORMAT, type Manifest, type ManifestSecurity, validateManifest } from './manifest.js';
 import { DEFAULT_MEMORY, checkMemory } from './memory.js';
 import { type FileSpec, RootFs, normalizeGuestPath, sha256 } from './rootfs.js';
+import { type SpecializeOptions, specializeProgram } from './specialize.js';
+import { elfTextSize } from './kernel.js';
 
 export interface BuildOptions {
   /** The program: a static x86-64 ELF on the host. */
@@ -32,6 +34,8 @@ export interface BuildOptions {
   kernel?: string;
   /** The security level's record for the manifest (sign the image after with signImage). */
   security?: ManifestSecurity;
+  /** Per-program kernel, strict and fast mode (specialize.ts); none of them by default. */
+  specialize?: SpecializeOptions;
 }
 
 export interface Image {
@@ -49,23 +53,30 @@ export async function buildImage(o: BuildOptions): Promise<Image> {
     throw new MissingFileError('program', o.elf);
   });
   const program = parseElf(appBytes, o.elf);
-  const kernelPath = o.kernel ?? artifacts.kernel();
+  const env = o.env ?? [];
+  for (const e of env) checkEnvEntry(e);
+  const general = o.kernel ?? artifacts.kernel();
+  await stat(general).catch(() => {
+    throw new NoKernelError(general);
+  });
+  const special = await specializeProgram(appBytes, basename(o.elf), o.specialize ?? {});
+  const kernelPath = special.kernelPath ?? general;
+  // A rewritten program has one more segment: its span is what the guest loads.
+  const span = special.program === appBytes ? program.span : parseElf(special.program, o.elf).span;
   const kernel = await readFile(kernelPath).catch(() => {
     throw new NoKernelError(kernelPath);
   });
-  const env = o.env ?? [];
-  for (const e of env) checkEnvEntry(e);
 
   const guestPath = '/' + normalizeGuestPath(o.guestPath ?? basename(o.elf));
   const rootfs = new RootFs();
   const appStat = await stat(o.elf);
-  rootfs.addBuffer(guestPath, o.elf, appBytes, appStat.mode, Math.floor(appStat.mtimeMs / 1000));
+  rootfs.addBuffer(guestPath, o.elf, special.program, appStat.mode, Math.floor(appStat.mtimeMs / 1000));
   for (const f of o.files ?? []) await rootfs.add(f);
   const initrd = writeCpio(rootfs.toEntries());
 
   const mem = o.mem ?? DEFAULT_MEMORY;
   const kernelFootprint = Math.max(elfLoadFootprint(kernel) ?? 0, kernel.length);
-  checkMemory({ kernel: kernelFootprint, initrd: initrd.length, program: program.span.size }, mem, basename(o.elf));
+  checkMemory({ kernel: kernelFootprint, initrd: initrd.length, program: span.size }, mem, basename(o.elf));
 
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
@@ -77,17 +88,21 @@ export async function buildImage(o: BuildOptions): Promise<Image> {
       sha256: sha256(appBytes),
       size: appBytes.length,
       kind: program.kind,
-      memorySpan: program.span.size,
+      memorySpan: span.size,
     },
     argv: [guestPath, ...(o.args ?? [])],
     env,
     cwd: o.cwd ?? '/',
     memory: mem,
     files: rootfs.packed,
-    kernel: { buildId: sha256(kernel), size: kernel.length, footprint: kernelFootprint },
+    kernel: {
+      buildId: sha256(kernel), size: kernel.length, footprint: kernelFootprint, textSize: elfTextSize(kernel),
+      kind: special.kernelPath ? 'program' : 'general',
+    },
     initrd: { size: initrd.length, sha256: sha256(initrd) },
     created: new Date().toISOString(),
     ...(o.security ? { security: o.security } : {}),
+    ...special.manifest,
   };
 
   await mkdir(o.outDir, { recursive: true });

@@ -11,7 +11,9 @@ export type ImageErrorCode =
   | 'IMAGE_BAD_MANIFEST'
   | 'IMAGE_BAD_ENV'
   | 'IMAGE_BAD_SIGNATURE'
-  | 'IMAGE_UNSIGNED';
+  | 'IMAGE_UNSIGNED'
+  | 'IMAGE_LACKING_SYSCALLS'
+  | 'IMAGE_KERNEL_BUILD';
 
 export class ImageError extends Error {
   constructor(readonly code: ImageErrorCode, message: string) {

@@ -28,9 +28,43 @@ export interface Manifest {
   /** Guest RAM in bytes. */
   memory: number;
   files: PackedFile[];
-  kernel: { buildId: string; size: number; footprint: number };
+  kernel: {
+    buildId: string;
+    size: number;
+    footprint: number;
+    /** Code and read-only bytes, as size(1) counts "text". */
+    textSize?: number;
+    /** 'program': built for this program's syscall set (`syscalls` says which). */
+    kind?: 'general' | 'program';
+  };
   initrd: { size: number; sha256: string };
   created: string;
+  /** Kernel flags `unikit build --strict/--fast` chose (docs/guest-abi.md); `unikit run` adds security.flags. */
+  flags?: ('strict' | 'fast')[];
+  /** The syscall set of a per-program kernel. */
+  syscalls?: {
+    /** Names the kernel serves (implements or ignores), ascending by number. */
+    set: string[];
+    /** Names in the program's set the kernel lacks (packed anyway with --force). */
+    lacking: string[];
+    /** Names a traced profile (--profile) added to the static analysis. */
+    traced: string[];
+    /** Sites whose number the analysis could not resolve: their calls may be outside the set. */
+    unresolvedSites: number;
+    /** sha256 of the kernel's configuration header: its cache key. */
+    configHash: string;
+  };
+  /** Fast mode: how the program's syscall sites were rewritten. */
+  fast?: {
+    /** src/rewrite's REWRITE_VERSION. */
+    rewriter: number;
+    sites: number;
+    rewritten: number;
+    /** Of the rewritten, how many were `mov eax, imm32; syscall` pairs. */
+    pairs: number;
+    /** Sites left trapping, and why. */
+    kept: { address: string; reason: string }[];
+  };
   /** The security level the image was built for (src/security), and the kernel flags it boots with. */
   security?: ManifestSecurity;
 }

@@ -1,10 +1,17 @@
-/** `unikit build <elf> ...`: make an image directory; `--level` hardens and signs it. */
+/**
+ * `unikit build <elf> ...`: make an image directory with a kernel built for the program's
+ * syscalls (`--general` packs the general one); `--fast` rewrites its syscall sites; `--level`
+ * hardens and signs it.
+ */
+import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { type ManifestSecurity, buildImage, formatBytes, signImage, signingKey } from '../../image/index.js';
+import { type Manifest, type ManifestSecurity, buildImage, formatBytes, signImage, signingKey } from '../../image/index.js';
+import { readProfile } from '../../trace/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { planSecurityOptions } from '../security-options.js';
 import { parseSize } from '../size.js';
+import { UsageError } from '../usage.js';
 
 export const BUILD_OPTIONS = [
   { name: 'file', kind: 'list' },
@@ -14,6 +21,11 @@ export const BUILD_OPTIONS = [
   { name: 'cwd', kind: 'value' },
   { name: 'level', kind: 'value' },
   { name: 'override', kind: 'list' },
+  { name: 'general', kind: 'flag' },
+  { name: 'strict', kind: 'flag' },
+  { name: 'force', kind: 'flag' },
+  { name: 'fast', kind: 'flag' },
+  { name: 'profile', kind: 'value' },
 ] as const;
 
 export async function buildCommand(argv: readonly string[], io: { out: (s: string) => void; message?: (line: string) => void }): Promise<number> {
@@ -25,6 +37,16 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
   const security: ManifestSecurity | undefined = plan && {
     level: plan.level, flags: plan.flags, mechanisms: plan.mechanisms, signed: plan.build.sign,
   };
+  const profileFile = p.values.get('profile');
+  const profile = profileFile === undefined ? undefined : readProfile(await readFile(profileFile, 'utf8'), profileFile);
+  // UNIKIT_KERNEL names a kernel to pack as it is: nothing to specialize.
+  const general = p.flags.has('general') || process.env.UNIKIT_KERNEL !== undefined;
+  if (general && plan?.build.syscallAllowlist) {
+    throw new UsageError(`level ${plan.level} enforces the syscall allowlist, which needs a per-program kernel: drop --general (or --override syscalls=off)`);
+  }
+  if (general && (p.flags.has('strict') || profileFile !== undefined)) {
+    throw new UsageError(`${p.flags.has('strict') ? '--strict' : '--profile'} needs a per-program kernel: drop --general`);
+  }
   const image = await buildImage({
     elf,
     outDir,
@@ -34,18 +56,45 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     mem: mem === undefined ? undefined : parseSize(mem),
     cwd: p.values.get('cwd'),
     security,
+    specialize: {
+      perProgramKernel: !general,
+      profile,
+      force: p.flags.has('force'),
+      strict: p.flags.has('strict'),
+      fast: p.flags.has('fast') || plan?.build.fast === true,
+    },
   });
   const m = image.manifest;
   let extra = '';
   if (plan) {
     extra = `, level ${plan.level} (flags: ${plan.flags.join(' ') || 'none'})`;
     if (plan.build.sign) extra += `, signed by key ${(await signImage(image.dir, await signingKey())).keyId}`;
-    if (plan.build.syscallAllowlist) {
-      // The strict flag only bites in a per-program kernel (docs/security.md): until `unikit build`
-      // makes one, say that the allowlist is not in force rather than pretend.
-      io.message?.('unikit: warning: this unikit cannot build per-program kernels yet: the syscall allowlist of this level is not enforced (the general kernel has every syscall)');
-    }
   }
-  io.out(`built ${image.dir}: ${m.app.name} (${m.app.kind}), kernel ${formatBytes(m.kernel.size)}, initrd ${formatBytes(m.initrd.size)}, memory ${formatBytes(m.memory)}${extra}\n`);
+  for (const line of warnings(m)) io.message?.(`unikit: warning: ${line}`);
+  io.out(`built ${image.dir}: ${m.app.name} (${m.app.kind}), kernel ${formatBytes(m.kernel.size)}${kernelNote(m)}, initrd ${formatBytes(m.initrd.size)}, memory ${formatBytes(m.memory)}${extra}${fastNote(m)}\n`);
   return 0;
+}
+
+function kernelNote(m: Manifest): string {
+  return m.syscalls ? ` (built for its ${m.syscalls.set.length} syscalls${m.flags?.includes('strict') || m.security?.flags.includes('strict') ? ', strict' : ''})` : ' (general)';
+}
+
+function fastNote(m: Manifest): string {
+  return m.fast ? `, fast mode: ${m.fast.rewritten} of ${m.fast.sites} syscall sites rewritten` : '';
+}
+
+/** What the user should know about what was packed. */
+function warnings(m: Manifest): string[] {
+  const out: string[] = [];
+  if (m.syscalls && m.syscalls.lacking.length > 0) {
+    out.push(`packed with --force: ${m.syscalls.lacking.join(', ')} will fail with ENOSYS if reached`);
+  }
+  if (m.syscalls && m.syscalls.unresolvedSites > 0) {
+    out.push(`${m.syscalls.unresolvedSites} syscall site${m.syscalls.unresolvedSites === 1 ? '' : 's'} of ${m.app.name} could not be resolved: ` +
+      'a call outside the analyzed set fails (or stops the VM with --strict); `unikit trace` a workload and build with --profile');
+  }
+  if (m.fast && m.fast.kept.length > 0) {
+    out.push(`fast mode: ${m.fast.kept.length} syscall site${m.fast.kept.length === 1 ? '' : 's'} keep trapping (\`unikit inspect\` says why)`);
+  }
+  return out;
 }

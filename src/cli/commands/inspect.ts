@@ -33,6 +33,17 @@ function describe(m: Manifest, problems: string[]): string {
     `cwd       ${m.cwd}`,
     `memory    ${formatBytes(m.memory)}`,
     `kernel    ${formatBytes(m.kernel.size)}, build id ${m.kernel.buildId}`,
+    ...(m.syscalls ? [
+      `syscalls  the kernel is built for ${m.syscalls.set.length} (config sha256 ${m.syscalls.configHash.slice(0, 16)}...): ${m.syscalls.set.join(' ')}`,
+      ...(m.syscalls.traced.length ? [`          added by a traced profile: ${m.syscalls.traced.join(' ')}`] : []),
+      ...(m.syscalls.lacking.length ? [`          lacking (packed with --force; ENOSYS if reached): ${m.syscalls.lacking.join(' ')}`] : []),
+      ...(m.syscalls.unresolvedSites ? [`          ${m.syscalls.unresolvedSites} sites not resolved statically`] : []),
+    ] : []),
+    ...(m.flags?.length ? [`flags     ${m.flags.join(' ')}`] : []),
+    ...(m.fast ? [
+      `fast      ${m.fast.rewritten} of ${m.fast.sites} syscall sites rewritten into direct calls (${m.fast.pairs} mov eax,imm32;syscall pairs)`,
+      ...m.fast.kept.map((k) => `          kept trapping: ${k.address}: ${k.reason}`),
+    ] : []),
     `initrd    ${formatBytes(m.initrd.size)}, sha256 ${m.initrd.sha256}`,
     `files     ${m.files.length ? String(m.files.length) : '(none besides the program)'}`,
     ...m.files.map((f) => `          ${f.guest}  ${f.mode}  ${formatBytes(f.size)}  sha256 ${f.sha256}  from ${f.host}`),

@@ -20,6 +20,7 @@ export const RUN_OPTIONS = [
   { name: 'verbose', short: 'v', kind: 'flag' },
   { name: 'time', kind: 'flag' },
   { name: 'timeout', kind: 'value' },
+  { name: 'fast', kind: 'flag' },
   ...NETWORK_OPTIONS,
 ] as const;
 
@@ -52,13 +53,15 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     // A signed image boots only if it verifies; one built at a signing level must be signed.
     image = (await loadVerifiedImage(target)).image;
     if (files.length) throw new UsageError('--file packs files into a new image: give `unikit run` the program, or rebuild the image with `unikit build --file`');
+    if (p.flags.has('fast')) throw new UsageError('an image runs in the mode it was built for: rebuild it with `unikit build --fast`');
     const m = image.manifest;
     argvOut = p.rest === undefined ? m.argv : [m.argv[0] ?? m.app.path, ...p.rest];
     envOut = mergeEnv(m.env, env);
     if (mem !== undefined) checkMemory({ kernel: m.kernel.footprint ?? m.kernel.size, initrd: m.initrd.size, program: m.app.memorySpan }, mem, m.app.name);
   } else {
     // Arguments and environment are not part of the cached image: one image serves every run.
-    image = await cachedImage({ elf: target, files, mem });
+    // --fast: the program's syscall sites rewritten, run in ring 0 (with the general kernel).
+    image = await cachedImage({ elf: target, files, mem, ...(p.flags.has('fast') ? { specialize: { fast: true } } : {}) });
     argvOut = [image.manifest.app.path, ...(p.rest ?? [])];
     envOut = env;
   }
@@ -72,7 +75,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     env: envOut,
     cwd: m.cwd,
     memory: mem ?? m.memory,
-    flags: securityFlags(m.security?.flags),
+    flags: securityFlags([...new Set([...(m.security?.flags ?? []), ...(m.flags ?? [])])]),
     accel,
     machine,
     network,
