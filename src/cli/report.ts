@@ -5,7 +5,6 @@
 import { UNIKIT_ABI } from '../abi/index.js';
 import { ElfError } from '../elf/index.js';
 import { ImageError } from '../image/index.js';
-import { KernelTableError } from '../analyze/index.js';
 import { TraceError } from '../trace/index.js';
 import { VmmError } from '../vmm/index.js';
 import { UsageError } from './usage.js';
@@ -28,7 +27,8 @@ export function describeFailure(e: unknown, running: boolean): Failure {
     return { line: `unikit: ${e.message}`, status: running ? UNIKIT_ABI.STATUS_HOST_ERROR : STATUS_BUILD_FAILED };
   }
   if (e instanceof VmmError) return { line: `unikit: ${e.message}`, status: e.status };
-  if (e instanceof TraceError || e instanceof KernelTableError) return { line: `unikit: ${e.message}`, status: STATUS_BUILD_FAILED };
+  // src/analyze's KernelTableError, by its code: the analyzer is loaded only when used.
+  if (e instanceof TraceError || (e as { code?: unknown } | null)?.code === 'ANALYZE_KERNEL_TABLE') return { line: `unikit: ${(e as Error).message}`, status: STATUS_BUILD_FAILED };
   const err = e instanceof Error ? e : new Error(String(e));
   const io = err as NodeJS.ErrnoException;
   if (io.code && io.syscall) {

@@ -9,7 +9,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseElf } from '../elf/index.js';
-import { REWRITE_VERSION } from '../rewrite/index.js';
 import { artifacts, unikitHome } from '../project/index.js';
 import { type BuildOptions, type Image, buildImage, loadImage } from './build.js';
 import { MissingFileError, NoKernelError } from './errors.js';
@@ -74,7 +73,8 @@ async function cacheKey(o: CachedBuildOptions): Promise<string> {
     });
     files.push([resolve(f.host), f.guest, st.size, st.mtimeMs, st.mode]);
   }
-  const special = o.specialize && { ...o.specialize, rewriter: o.specialize.fast ? REWRITE_VERSION : undefined };
+  const rewriter = o.specialize?.fast ? (await import('../rewrite/index.js')).REWRITE_VERSION : undefined;
+  const special = o.specialize && { ...o.specialize, rewriter };
   h.update(JSON.stringify({ files, env: o.env, args: o.args, mem: o.mem, guestPath: o.guestPath, cwd: o.cwd, elf: resolve(o.elf), special }));
   return h.digest('hex').slice(0, 32);
 }

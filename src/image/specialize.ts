@@ -4,8 +4,7 @@
  * (static analysis, plus a traced profile), and rewrite its syscall sites for fast mode.
  */
 import { syscallTable } from '../abi/index.js';
-import { type Analysis, analyzeElf, kernelSupport } from '../analyze/index.js';
-import { REWRITE_VERSION, rewriteSyscalls } from '../rewrite/index.js';
+import type { Analysis, KernelSupport } from '../analyze/index.js';
 import { ImageError } from './errors.js';
 import { type KernelConfig, kernelConfig, specializedKernel } from './kernel.js';
 import type { Manifest } from './manifest.js';
@@ -49,10 +48,12 @@ export async function specializeProgram(appBytes: Buffer, app: string, o: Specia
   if (o.fast) flags.push('fast');
   if (!o.perProgramKernel && !o.fast) return { program: appBytes, manifest: flags.length ? { flags } : {} };
 
+  // Loaded here, not up front: the decoder (iced-x86, WebAssembly) costs every `unikit run` 30 ms.
+  const { analyzeElf, kernelSupport } = await import('../analyze/index.js');
   const analysis = analyzeElf(appBytes, { name: app });
   const out: Specialized = { program: appBytes, manifest: flags.length ? { flags } : {} };
   if (o.perProgramKernel) {
-    const set = syscallSet(analysis, o.profile ?? []);
+    const set = syscallSet(analysis, o.profile ?? [], kernelSupport());
     if (set.lacking.length > 0 && !o.force) throw new LackingSyscallsError(app, set.lacking);
     const config = kernelConfig(set.served);
     const kernel = await specializedKernel(config, o.kernelCache);
@@ -67,6 +68,7 @@ export async function specializeProgram(appBytes: Buffer, app: string, o: Specia
     };
   }
   if (o.fast) {
+    const { REWRITE_VERSION, rewriteSyscalls } = await import('../rewrite/index.js');
     const r = rewriteSyscalls(appBytes, analysis, { file: app });
     out.program = r.elf;
     out.manifest.fast = {
@@ -89,9 +91,8 @@ interface SyscallSet {
   traced: string[];
 }
 
-function syscallSet(analysis: Analysis, profile: readonly number[]): SyscallSet {
+function syscallSet(analysis: Analysis, profile: readonly number[], support: KernelSupport): SyscallSet {
   const table = syscallTable();
-  const support = kernelSupport();
   const fromAnalysis = new Set(analysis.syscalls.map((s) => s.number));
   const numbers = [...new Set([...fromAnalysis, ...profile])].sort((a, b) => a - b);
   const name = (n: number): string => table.name(n) ?? `nr_${n}`;

@@ -1,5 +1,4 @@
 /** `unikit analyze <elf> [--json]`: the program's syscalls, found statically (src/analyze). */
-import { analyzeElf, formatAnalysis, formatAnalysisJson } from '../../analyze/index.js';
 import { MissingFileError } from '../../image/index.js';
 import { readFile } from 'node:fs/promises';
 import { onePositional, parseArgs } from '../args.js';
@@ -10,6 +9,7 @@ export async function analyzeCommand(argv: readonly string[], io: { out: (s: str
   const bytes = await readFile(elf).catch(() => {
     throw new MissingFileError('program', elf);
   });
+  const { analyzeElf, formatAnalysis, formatAnalysisJson } = await import('../../analyze/index.js');
   const analysis = analyzeElf(bytes, { name: elf });
   io.out(p.flags.has('json') ? formatAnalysisJson(analysis) : formatAnalysis(analysis));
   return 0;

@@ -5,7 +5,6 @@
  * makes the profile `unikit build --profile FILE` reads).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { analyzeElf } from '../../analyze/index.js';
 import { type Image, ImageError, cachedImage, loadVerifiedImage } from '../../image/index.js';
 import {
   PROFILE_FORMAT, type SyscallProfile, TraceError, formatProfile, formatProfileJson, nameSyscalls, parseTraceLine,
@@ -72,6 +71,7 @@ export async function traceCommand(argv: readonly string[], io: { out: (s: strin
   }
   let missed: SyscallProfile['missedByAnalysis'] = null;
   if (programBytes) {
+    const { analyzeElf } = await import('../../analyze/index.js');
     const found = new Set(analyzeElf(programBytes, { name: m.app.name }).syscalls.map((s) => s.number));
     missed = nameSyscalls(traced.filter((n) => !found.has(n)));
   }
