@@ -50,6 +50,11 @@ export interface RunningDaemon {
 export const DEFAULT_VM_OVERHEAD = 24 << 20;
 export const DEFAULT_LOG_CAP = 1 << 20;
 
+/** One boot per core but one: TCG boots are CPU-bound, and unikitd itself needs a core to stay quick. */
+export function defaultBootConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 export function defaultMemoryBudget(): number {
   const total = hostMemory().totalBytes;
   return total - Math.max(1 << 30, Math.floor(total / 10));
@@ -84,7 +89,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   const tscKhz = hostTscKhz({ home: paths.home });
   const supervisor = new Supervisor({
     paths, store, accel, tscKhz,
-    bootConcurrency: o.bootConcurrency ?? availableParallelism(),
+    bootConcurrency: o.bootConcurrency ?? defaultBootConcurrency(),
     memoryBudget: o.memoryBudget ?? defaultMemoryBudget(),
     vmOverhead: o.vmOverhead ?? DEFAULT_VM_OVERHEAD,
     hostReserve: o.hostReserve ?? 256 << 20,

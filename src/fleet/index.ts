@@ -1,5 +1,5 @@
 /** unikitd: the control plane for many VMs (state, API, lifecycle, boot at scale, reconciliation). */
-export { startDaemon, defaultMemoryBudget, DEFAULT_VM_OVERHEAD, DEFAULT_LOG_CAP } from './daemon.js';
+export { startDaemon, defaultMemoryBudget, defaultBootConcurrency, DEFAULT_VM_OVERHEAD, DEFAULT_LOG_CAP } from './daemon.js';
 export type { DaemonOptions, RunningDaemon } from './daemon.js';
 export { FleetClient } from './client.js';
 export type { ClientOptions } from './client.js';
