@@ -20,7 +20,7 @@ interface Case {
   cliOptions?: string[];
 }
 
-async function onLinuxThenUnikernel(name: string, c: Case = {}): Promise<{ native: Outcome; vm: Outcome }> {
+async function onLinuxThen(name: string, c: Case = {}): Promise<{ native: Outcome; vm: Outcome }> {
   const prog = appPath(name);
   const root = mirrorRoot(prog, c.files);
   const native = await runNative(prog, c.args ?? [], { env: c.env, argv0: `/${name}`, cwd: root });
@@ -40,7 +40,14 @@ function expectSame(r: { native: Outcome; vm: Outcome }): void {
   expect({ status: r.vm.status, stderr: programStderr(r.vm) }).toEqual({ status: r.native.status, stderr: r.native.stderr });
 }
 
-describe.skipIf(!kernelBuilt())('apps/ programs: Linux first, then the unikernel', () => {
+/** Every test runs in both modes: trapping `syscall`s (ring 3), and fast mode (`run --fast`: the
+ * program's syscall sites rewritten into direct calls, ring 0). The programs must not notice. */
+const MODES = [['trapping', []], ['fast', ['--fast']]] as const;
+
+describe.skipIf(!kernelBuilt()).each(MODES)('apps/ programs: Linux first, then the unikernel (%s)', (_mode, modeOptions) => {
+  const onLinuxThenUnikernel = (name: string, c: Case = {}): Promise<{ native: Outcome; vm: Outcome }> =>
+    onLinuxThen(name, { ...c, cliOptions: [...(c.cliOptions ?? []), ...modeOptions] });
+
   it('hello', async () => {
     const r = await onLinuxThenUnikernel('hello');
     expect(r.native.stdout.toString()).toContain('Hello from unikit!');
@@ -106,11 +113,11 @@ describe.skipIf(!kernelBuilt())('apps/ programs: Linux first, then the unikernel
   });
 
   it('too little --mem names a value with which the program does run', async () => {
-    const refused = await runCli(['run', appPath('hello'), '--mem', '512K']);
+    const refused = await runCli(['run', appPath('hello'), ...modeOptions, '--mem', '512K']);
     expect(refused.status).toBe(125);
     const m = /use --mem (\d+K) or more$/m.exec(refused.stderr);
     expect(m).not.toBeNull();
-    const ran = await runCli(['run', appPath('hello'), '--mem', m?.[1] ?? '']);
+    const ran = await runCli(['run', appPath('hello'), ...modeOptions, '--mem', m?.[1] ?? '']);
     expect({ status: ran.status, stdout: ran.stdout.toString() }).toEqual({ status: 0, stdout: 'Hello from unikit!\n' });
   });
 

@@ -23,21 +23,26 @@ function programStderr(o: Outcome): string {
   return o.stderr.split('\n').filter((l) => !l.startsWith('unikit: ')).join('\n');
 }
 
-async function both(args: string[]): Promise<{ native: Outcome; vm: Outcome }> {
+async function both(args: string[], modeOptions: readonly string[]): Promise<{ native: Outcome; vm: Outcome }> {
   const root = mirrorRoot(BUSYBOX, FILES);
   const native = await runNative(BUSYBOX, args, { argv0: '/busybox', cwd: root });
-  const vm = await runCli(['run', BUSYBOX, ...FILES.flatMap((f) => ['--file', `${f.host}:${f.guest}`]), '--', ...args]);
+  const vm = await runCli(['run', BUSYBOX, ...modeOptions, ...FILES.flatMap((f) => ['--file', `${f.host}:${f.guest}`]), '--', ...args]);
   return { native, vm };
 }
 
-async function expectSame(args: string[]): Promise<Outcome> {
-  const { native, vm } = await both(args);
+async function expectSameIn(modeOptions: readonly string[], args: string[]): Promise<Outcome> {
+  const { native, vm } = await both(args, modeOptions);
   expect(vm.stdout.toString('utf8')).toBe(native.stdout.toString('utf8'));
   expect({ status: vm.status, stderr: programStderr(vm) }).toEqual({ status: native.status, stderr: native.stderr });
   return native;
 }
 
-describe.skipIf(!kernelBuilt() || !existsSync(BUSYBOX))('busybox-static in the unikernel', () => {
+/** Every applet runs in both modes: trapping `syscall`s (ring 3), and fast mode (`run --fast`:
+ * busybox's syscall sites rewritten into direct calls, ring 0). Busybox must not notice. */
+const MODES = [['trapping', []], ['fast', ['--fast']]] as const;
+
+describe.skipIf(!kernelBuilt() || !existsSync(BUSYBOX)).each(MODES)('busybox-static in the unikernel (%s)', (_mode, modeOptions) => {
+  const expectSame = (args: string[]): Promise<Outcome> => expectSameIn(modeOptions, args);
   it('echo', async () => {
     expect((await expectSame(['echo', 'hello', 'from', 'busybox'])).stdout.toString()).toBe('hello from busybox\n');
   });
@@ -70,7 +75,7 @@ describe.skipIf(!kernelBuilt() || !existsSync(BUSYBOX))('busybox-static in the u
 
   it('keeps the host\'s wall clock (realtime_ns) and its TSC rate (tsc_khz)', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const date = await runCli(['run', BUSYBOX, '--', 'date', '+%s']);
+    const date = await runCli(['run', BUSYBOX, ...modeOptions, '--', 'date', '+%s']);
     const after = Math.ceil(Date.now() / 1000);
     const guest = Number(date.stdout.toString().trim());
     expect(guest).toBeGreaterThanOrEqual(before - 1);
@@ -78,7 +83,7 @@ describe.skipIf(!kernelBuilt() || !existsSync(BUSYBOX))('busybox-static in the u
 
     // A 300 ms sleep lasts about 300 ms: the guest turns TSC ticks into time at the host's rate.
     const t0 = performance.now();
-    const sleep = await runCli(['run', BUSYBOX, '--', 'sleep', '0.3']);
+    const sleep = await runCli(['run', BUSYBOX, ...modeOptions, '--', 'sleep', '0.3']);
     const ms = performance.now() - t0;
     expect(sleep.status).toBe(0);
     expect(ms).toBeGreaterThan(300);
