@@ -81,7 +81,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     vm_init();
     lapic_init();
 
-    struct boot_config cfg;
+    static struct boot_config cfg;   /* kept: the first socket call reads its network settings */
     if (!cmdline_parse(bi.cmdline, &cfg))
         load_error();
     klog_verbose = cfg.verbose;
@@ -117,7 +117,7 @@ noreturn void kmain(uint32_t start_info_pa) {
     }
     fs_set_exe_path(cfg.prog);
     if (NET_ENABLED)
-        network_init(&cfg);
+        network_configure(&cfg);   /* the NIC is probed on the first socket call */
 
     phase("root filesystem ready");
     struct loaded_program prog;
@@ -125,6 +125,6 @@ noreturn void kmain(uint32_t start_info_pa) {
         load_error();
     memory_init(prog.brk_start);
     phase("program loaded");
-    kprintf(UNIKIT_MARK_ENTERING "\n");
+    klog_write(UNIKIT_MARK_ENTERING "\n", sizeof UNIKIT_MARK_ENTERING);
     enter_user(prog.entry, prog.stack_pointer);
 }

@@ -10,6 +10,9 @@
 
 static struct netif nif;
 static bool attempted;
+static const struct boot_config *config;
+
+void network_configure(const struct boot_config *cfg) { config = cfg; }
 
 static int transmit(struct netif *n, const void *frame, size_t len) {
     (void)n;
@@ -50,7 +53,10 @@ void network_init(const struct boot_config *cfg) {
                 nif.ip & 255);
 }
 
+/* The NIC is probed on first use, so programs without sockets never pay for the probe. */
 struct net_stack *network_stack(void) {
+    if (!attempted && config)
+        network_init(config);
     if (!net_kernel)
         net_kernel = net_create(NULL);
     return net_kernel;

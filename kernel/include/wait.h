@@ -12,8 +12,10 @@
 /* Waits until ready(arg) or the monotonic deadline; true when ready. */
 bool wait_until(bool (*ready)(void *arg), void *arg, uint64_t deadline_ns);
 
-/* core/network.c: brings up the NIC and the stack (at boot, when the image may use sockets). */
+/* core/network.c: the command line's network settings (kept for the first socket call, which
+ * brings up the NIC and the stack through network_stack()). */
 struct boot_config;
+void network_configure(const struct boot_config *cfg);
 void network_init(const struct boot_config *cfg);
 /* The stack, created on first use when the VM has no NIC (loopback only); NULL without memory. */
 struct net_stack *network_stack(void);
