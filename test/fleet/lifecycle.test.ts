@@ -4,7 +4,7 @@
  * CLIs at once.
  */
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,15 +14,17 @@ import { type TestDaemon, type TestImages, qemuPids, startTestDaemon, testImages
 let d: TestDaemon;
 let images: TestImages;
 let idle: ImageView;
+const imageDir = mkdtempSync(join(tmpdir(), 'ukf-img-'));
 
 beforeAll(async () => {
-  images = await testImages(mkdtempSync(join(tmpdir(), 'ukf-img-')));
+  images = await testImages(imageDir);
   d = await startTestDaemon(['--boot-concurrency', '2']);
   idle = await d.client.json<ImageView>('POST', '/v1/images', { path: images.idle, name: 'idle' });
 });
 
 afterAll(async () => {
   await d?.dispose();
+  rmSync(imageDir, { recursive: true, force: true });
 });
 
 const api = <T>(method: string, path: string, body?: unknown): Promise<T> => d.client.json<T>(method, path, body);

@@ -3,7 +3,7 @@
  * ended, kill what nobody owns, restart by policy), two CLIs starting the daemon at once, and
  * refusal when memory would be exceeded.
  */
-import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +13,11 @@ import { runCli } from '../support/run.js';
 import { type TestDaemon, type TestImages, qemuPids, sleep, startTestDaemon, testImages, until } from './support.js';
 
 let images: TestImages;
+const imageDir = mkdtempSync(join(tmpdir(), 'ukf-img-'));
 beforeAll(async () => {
-  images = await testImages(mkdtempSync(join(tmpdir(), 'ukf-img-')));
+  images = await testImages(imageDir);
 });
+afterAll(() => rmSync(imageDir, { recursive: true, force: true }));
 
 describe('kill -9 of the daemon, then a restart', () => {
   let d: TestDaemon;
@@ -99,6 +101,7 @@ describe('the daemon on demand', () => {
     } finally {
       for (const pid of daemonsOf(home)) process.kill(pid, 'SIGTERM');
       await sleep(300);
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
