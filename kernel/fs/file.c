@@ -17,6 +17,8 @@ struct file *file_new(enum file_kind kind, uint32_t flags, struct inode *ino)
     struct file *f = kzalloc(sizeof(*f));
     if (!f)
         return NULL;
+    static uint64_t next_serial;
+    f->serial = ++next_serial;
     f->kind = kind;
     f->refs = 1;
     f->flags = flags;
@@ -24,6 +26,11 @@ struct file *file_new(enum file_kind kind, uint32_t flags, struct inode *ino)
     if (ino)
         inode_get(ino);
     return f;
+}
+
+uint64_t file_serial(const struct file *f)
+{
+    return f->serial;
 }
 
 void file_get(struct file *f)

@@ -131,6 +131,7 @@ struct file {
     struct pipe *pipe;
     const struct file_ops *ops;   /* FILE_OBJECT: a socket, eventfd or epoll (see fs.h) */
     void *priv;
+    uint64_t serial;          /* unique for the kernel's life (file_serial) */
 };
 struct file *file_new(enum file_kind kind, uint32_t flags, struct inode *ino);
 void file_get(struct file *f);

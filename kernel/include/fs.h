@@ -57,5 +57,8 @@ void *file_object(struct file *f, const struct file_ops *ops);
 uint32_t file_status_flags(struct file *f);
 /* POLL* bits ready now on any open file (files, pipes, devices, objects). */
 unsigned file_ready(struct file *f, unsigned events);
+/* A number no other open file description ever had: a freed description's memory may be reused
+ * by the next one, so epoll tells "the same open file" by this, not by the pointer. */
+uint64_t file_serial(const struct file *f);
 
 #endif

@@ -230,20 +230,38 @@ long sys_eventfd(long initval) { return sys_eventfd2(initval, 0); }
 struct epoll_event_ { uint32_t events; uint64_t data; } __attribute__((packed));
 
 /* An interest: the descriptor and the open file it named when added (a closed and reused
- * number is not the same interest). */
-struct interest { int fd; struct file *file; uint32_t events; uint64_t data; bool disarmed; };
+ * number is not the same interest). The file is told by its serial: once closed, its memory may
+ * hold the next file opened, often under the same number. */
+struct interest { int fd; struct file *file; uint64_t serial; uint32_t events; uint64_t data; bool disarmed; };
 struct epoll { struct interest *items; size_t n, cap; };
 static const struct file_ops epoll_ops;
 
+/* The interest's descriptor still names the open file it was added for. */
+static bool interest_live(const struct interest *it) {
+    struct file *f = fd_get(it->fd);
+    return f && f == it->file && file_serial(f) == it->serial;
+}
+
 static struct interest *find(struct epoll *ep, int fd, struct file *f) {
     for (size_t i = 0; i < ep->n; i++)
-        if (ep->items[i].fd == fd && ep->items[i].file == f)
+        if (ep->items[i].fd == fd && ep->items[i].file == f && ep->items[i].serial == file_serial(f))
             return &ep->items[i];
     return NULL;
 }
 
+/* Drops the interests whose descriptors were closed (their files are gone), as Linux does when
+ * the last descriptor of an open file closes. */
+static void prune(struct epoll *ep) {
+    for (size_t i = 0; i < ep->n;) {
+        if (interest_live(&ep->items[i]))
+            i++;
+        else
+            ep->items[i] = ep->items[--ep->n];
+    }
+}
+
 static unsigned interest_ready(struct interest *it) {
-    if (it->disarmed || fd_get(it->fd) != it->file)
+    if (it->disarmed || !interest_live(it))
         return 0;
     return file_ready(it->file, it->events | POLLERR | POLLHUP) & ~(EPOLLET | EPOLLONESHOT);
 }
@@ -288,6 +306,7 @@ long sys_epoll_ctl(long epfd, long op, long fd, long uevent) {
     struct epoll_event_ ev = {0, 0};
     if (op != EPOLL_CTL_DEL && copy_from_user(&ev, (uint64_t)uevent, sizeof ev))
         return -EFAULT;
+    prune(ep);
     struct interest *it = find(ep, (int)fd, f);
     switch (op) {
     case EPOLL_CTL_ADD:
@@ -301,7 +320,7 @@ long sys_epoll_ctl(long epfd, long op, long fd, long uevent) {
             ep->items = grown;
             ep->cap = cap;
         }
-        ep->items[ep->n++] = (struct interest){(int)fd, f, ev.events, ev.data, false};
+        ep->items[ep->n++] = (struct interest){(int)fd, f, file_serial(f), ev.events, ev.data, false};
         return 0;
     case EPOLL_CTL_MOD:
         if (!it)
@@ -331,7 +350,7 @@ static bool epoll_scan(void *arg) {
     a->got = 0;
     for (size_t i = 0; i < a->ep->n && a->got < a->max; i++) {
         struct interest *it = &a->ep->items[i];
-        if (fd_get(it->fd) != it->file) {
+        if (!interest_live(it)) {
             /* The descriptor was closed: its interest goes with it, as on Linux. */
             *it = a->ep->items[--a->ep->n];
             i--;
