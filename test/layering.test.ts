@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   vmm: [...BASE],
   fleet: ['vmm', 'image', ...BASE],
   security: [...BASE],
-  tosca: ['security', ...BASE],
+  tosca: ['security', 'elf', ...BASE],
   orchestrator: ['security', 'tosca', 'fleet', 'image', 'vmm', ...BASE],
   cli: ['orchestrator', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
   web: [...BASE],

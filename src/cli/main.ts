@@ -6,7 +6,9 @@ import { projectRoot } from '../project/index.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
+import { keysCommand } from './commands/keys.js';
 import { runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
 import { traceCommand } from './commands/trace.js';
 import { describeFailure } from './report.js';
 import { isFleetCommand, runFleetCommand } from './fleet-commands.js';
@@ -36,6 +38,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await analyzeCommand(rest, { out });
       case 'trace':
         return await traceCommand(rest, { out, stderr: process.stderr, message });
+      case 'validate':
+        return await validateCommand(rest, { out, err: (s) => void process.stderr.write(s) });
+      case 'keys':
+        return await keysCommand(rest, { out });
       case undefined:
       case 'help':
       case '--help':

@@ -17,6 +17,8 @@ usage:
       packs the general kernel instead. A program that may make a syscall unikit lacks is refused
       unless --force. --strict: a syscall outside the set stops the VM (status 159). --fast: the
       syscall sites are rewritten into direct calls and the program runs in ring 0.
+      --level low|medium|high|strict [--override MECHANISM=on|off]...: the security level's
+      mechanisms (docs/security.md); medium and up sign the image, which run verifies.
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
              [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
              [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--fast] [-- ARGS...]
@@ -33,6 +35,10 @@ usage:
   unikit trace <image-dir|elf> [--json] [--env K=V]... [--file HOST[:GUEST]]... [-- ARGS...]
       run it once recording its syscalls; print the set the workload made (its output goes to
       stderr); --json writes the profile for build --profile
+  unikit validate <template.yaml> [--json] [--input NAME=VALUE]...
+      check a TOSCA 1.3 service template against the unikit profile (profiles/unikit.yaml)
+  unikit keys [--json]
+      this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
 
 SIZE: bytes, or with a K, M or G suffix (4M, 16MiB, 512K). Exit statuses of run: the program's
 own 0..255; 125 unikit or QEMU failed or the kernel panicked; 126 the program could not be

@@ -92,9 +92,9 @@ export const MECHANISM_TABLE: readonly MechanismInfo[] = [
   },
   {
     name: 'syscalls',
-    what: 'syscall allowlist = the statically analyzed set: a syscall outside it stops the VM (SIGSYS, 159) and is logged',
+    what: 'syscall allowlist = the statically analyzed set: a syscall outside it stops the VM (SIGSYS, 159) and is logged (below high it fails with ENOSYS and the program goes on)',
     enforcedBy: 'build+kernel',
-    how: 'a per-program kernel holding only the analyzed syscalls, and the `strict` flag',
+    how: 'the per-program kernel `unikit build` makes (only the analyzed syscalls; `--general` is refused at high and strict), and the `strict` flag',
     on: from('high'),
     mayTurnOffAt: ['low', 'medium', 'high'],
     attack: 'hiddensys',
