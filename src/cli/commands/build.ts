@@ -71,7 +71,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     if (plan.build.sign) extra += `, signed by key ${(await signImage(image.dir, await signingKey())).keyId}`;
   }
   for (const line of warnings(m)) io.message?.(`unikit: warning: ${line}`);
-  io.out(`built ${image.dir}: ${m.app.name} (${m.app.kind}), kernel ${formatBytes(m.kernel.size)}${kernelNote(m)}, initrd ${formatBytes(m.initrd.size)}, memory ${formatBytes(m.memory)}${extra}${fastNote(m)}\n`);
+  io.out(`built ${image.dir}: ${m.app.name} (${m.app.kind}), kernel ${formatBytes(m.kernel.size)}${kernelNote(m)}, initrd ${formatBytes(m.initrd.size)}, memory ${formatBytes(m.memory)}${fastNote(m)}${extra}\n`);
   return 0;
 }
 
