@@ -24,5 +24,5 @@ export {
   BadPortForwardError, PortInUseError, NetworkUnavailableError,
 } from './net.js';
 export type { NetMode, VmNetwork } from './net.js';
-export { acquireTap, tapUnavailable, tapName, TAP_NET } from './tap.js';
+export { acquireTap, tapUnavailable, tapName, TAP_NET, TAP_STATE_DIR } from './tap.js';
 export type { TapLease } from './tap.js';

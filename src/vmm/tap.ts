@@ -3,8 +3,10 @@
  * made when missing) and an address of its own, 10.77.x.y, leased without collisions among
  * concurrent instances.
  *
- * - Leases are files under $UNIKIT_HOME/net/leases, one per address, written while holding a
- *   lock directory (mkdir is atomic); a lease names the unikit process and, once spawned, QEMU.
+ * - Leases are files under /run/unikit/net/leases (machine-wide, like the bridge and the tap
+ *   names, whatever $UNIKIT_HOME each instance uses; gone at reboot with the taps), one per
+ *   address, written while holding a lock directory (mkdir is atomic); a lease names the unikit
+ *   process and, once spawned, QEMU.
  * - QEMU creates the tap itself (non-persistent) and runs net/ifup.sh to put it on the bridge,
  *   so the tap disappears with QEMU however QEMU ends, even by SIGKILL.
  * - The lease goes when the VM ends (runVm's exit path and the host process's exit handler);
@@ -17,6 +19,8 @@ import { join } from 'node:path';
 import { NetworkUnavailableError } from './net.js';
 
 export const TAP_NET = { bridge: 'unikit0', host: '10.77.0.1', prefix: 16, base: [10, 77] } as const;
+/** Where leases, the lock and QEMU's ifup script live. */
+export const TAP_STATE_DIR = '/run/unikit/net';
 const TAP_PREFIX = 'unikit-';
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
@@ -52,14 +56,13 @@ export function tapUnavailable(): string | undefined {
 }
 
 /** Leases an address and prepares the bridge; the caller must release() the lease. */
-export async function acquireTap(home: string): Promise<TapLease> {
+export async function acquireTap(dir: string = TAP_STATE_DIR): Promise<TapLease> {
   const why = tapUnavailable();
   if (why) throw new NetworkUnavailableError(why);
-  const dir = join(home, 'net');
   const leases = join(dir, 'leases');
   mkdirSync(leases, { recursive: true });
   const script = join(dir, 'ifup.sh');
-  if (script.includes(',')) throw new NetworkUnavailableError(`--net tap: $UNIKIT_HOME must not contain a comma (QEMU option values): ${home}`);
+  if (script.includes(',')) throw new NetworkUnavailableError(`--net tap: the state directory must not contain a comma (QEMU option values): ${dir}`);
 
   const unlock = await lock(join(dir, 'lock'));
   let index: number;
@@ -176,12 +179,18 @@ function readLease(file: string): LeaseFile | undefined {
   }
 }
 
+/** A process that exists and has not ended (a zombie waiting for its parent has ended). */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

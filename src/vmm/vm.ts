@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
-import { unikitHome } from '../project/index.js';
 import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
 import { openChannels } from './channels.js';
 import { buildCmdline } from './cmdline.js';
@@ -60,8 +59,6 @@ export interface VmOptions {
   exitMarker?: 'required' | 'optional';
   /** The guest's network (default none: the guest has loopback only). */
   network?: VmNetwork;
-  /** unikit's state directory, for tap leases (default unikitHome()). */
-  home?: string;
 }
 
 export interface VmTimings {
@@ -98,7 +95,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   }
   if (network.mode === 'user') await checkHostPortsFree(network.ports);
   const accel = resolveAccel(o.accel ?? 'auto', say);
-  const tap = network.mode === 'tap' ? await acquireTap(o.home ?? unikitHome()) : undefined;
+  const tap = network.mode === 'tap' ? await acquireTap() : undefined;
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
     const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports)) : tap ? nicArgs(tap.netdev, tap.mac) : [];

@@ -9,13 +9,12 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Guest, KeepAlive, exchange, freePort, freeUdpPort, guestStats, httpGet, parseResponse, startGuest,
+  type Guest, KeepAlive, exchange, freePort, freeUdpPort, guestStats, httpGet, makeDocroot, parseResponse, startGuest,
 } from '../support/net.js';
 import { appPath, kernelBuilt, runCli } from '../support/run.js';
 import { artifacts } from '../../src/project/index.js';
@@ -23,21 +22,6 @@ import { existsSync } from 'node:fs';
 
 const HOST = '127.0.0.1';
 const BUSYBOX = '/bin/busybox';
-
-/** A document root with files of several sizes (one larger than httpd's inline limit). */
-export function makeDocroot(): { dir: string; files: Record<string, Buffer> } {
-  const dir = mkdtempSync(join(tmpdir(), 'unikit-www-'));
-  mkdirSync(join(dir, 'sub'));
-  const files: Record<string, Buffer> = {
-    '/index.html': Buffer.from('<!doctype html><title>unikit</title><p>hello from the unikernel\n'),
-    '/1k.bin': randomBytes(1024),
-    '/sub/17k.bin': randomBytes(17 * 1024 + 3),
-    '/300k.bin': randomBytes(300_000),
-    '/empty.txt': Buffer.alloc(0),
-  };
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
-  return { dir, files };
-}
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -4,7 +4,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Socket, connect, createServer } from 'node:net';
 import { artifacts } from '../../src/project/index.js';
 import { TEST_HOME } from './run.js';
@@ -31,6 +34,21 @@ export function freeUdpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** A document root with files of several sizes (one larger than httpd's inline limit). */
+export function makeDocroot(): { dir: string; files: Record<string, Buffer> } {
+  const dir = mkdtempSync(join(tmpdir(), 'unikit-www-'));
+  mkdirSync(join(dir, 'sub'));
+  const files: Record<string, Buffer> = {
+    '/index.html': Buffer.from('<!doctype html><title>unikit</title><p>hello from the unikernel\n'),
+    '/1k.bin': randomBytes(1024),
+    '/sub/17k.bin': randomBytes(17 * 1024 + 3),
+    '/300k.bin': randomBytes(300_000),
+    '/empty.txt': Buffer.alloc(0),
+  };
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+  return { dir, files };
 }
 
 export interface Guest {
