@@ -26,13 +26,37 @@ pvh_start:
     cli
     cld
     mov %ebx, boot_start_info
-    lea boot_stack_top, %esp
+    mov $boot_stack_top, %esp
+
+    /* The four page directories: 2 MiB pages over the first 4 GiB (DIRECT_MAP_LIMIT). */
+    mov $boot_pd, %edi
+    mov $(PTE_P | PTE_W | PTE_PS), %eax
+    mov $(4 * 512), %ecx
+1:  mov %eax, (%edi)
+    add $0x200000, %eax
+    add $8, %edi
+    loop 1b
+    /* One PDPT for the identity map and the direct map, one for the kernel window. */
+    mov $(boot_pd + (PTE_P | PTE_W)), %eax
+    mov %eax, boot_pdpt_direct
+    mov %eax, boot_pdpt_kernel + 510 * 8
+    add $4096, %eax
+    mov %eax, boot_pdpt_direct + 8
+    add $4096, %eax
+    mov %eax, boot_pdpt_direct + 16
+    add $4096, %eax
+    mov %eax, boot_pdpt_direct + 24
+    mov $(boot_pdpt_direct + (PTE_P | PTE_W)), %eax
+    mov %eax, boot_pml4
+    mov %eax, boot_pml4 + PML4_INDEX_DIRECT * 8
+    mov $(boot_pdpt_kernel + (PTE_P | PTE_W)), %eax
+    mov %eax, boot_pml4 + 511 * 8
 
     /* PAE, then the page tables, then long mode (EFER.LME), then paging. */
     mov %cr4, %eax
     or $0x20, %eax
     mov %eax, %cr4
-    lea boot_pml4, %eax
+    mov $boot_pml4, %eax
     mov %eax, %cr3
     mov $0xC0000080, %ecx
     rdmsr
@@ -67,31 +91,6 @@ high64:
     jmp 1b
 
     .section .boot.data, "aw"
-    .p2align 12
-boot_pml4:
-    .quad boot_pdpt_low + (PTE_P | PTE_W)
-    .fill PML4_INDEX_DIRECT - 1, 8, 0
-    .quad boot_pdpt_direct + (PTE_P | PTE_W)
-    .fill 511 - PML4_INDEX_DIRECT - 1, 8, 0
-    .quad boot_pdpt_kernel + (PTE_P | PTE_W)
-
-boot_pdpt_low:
-    .quad boot_pd + (PTE_P | PTE_W)
-    .fill 511, 8, 0
-boot_pdpt_direct:
-    .quad boot_pd + (PTE_P | PTE_W)
-    .fill 511, 8, 0
-boot_pdpt_kernel:
-    .fill 510, 8, 0
-    .quad boot_pd + (PTE_P | PTE_W)
-    .quad 0
-boot_pd:
-    .set i, 0
-    .rept 512
-    .quad (i << 21) + (PTE_P | PTE_W | PTE_PS)
-    .set i, i + 1
-    .endr
-
     .p2align 3
 boot_gdt:
     .quad 0
@@ -103,8 +102,19 @@ boot_gdt_desc:
     .globl boot_start_info
 boot_start_info:
     .long 0
-    .p2align 4
-    .fill 256, 1, 0
+
+    /* Zero-filled by the loader (no bytes in the file): page tables and the boot stack. */
+    .section .boot.bss, "aw", @nobits
+    .p2align 12
+boot_pml4:
+    .skip 4096
+boot_pdpt_direct:
+    .skip 4096
+boot_pdpt_kernel:
+    .skip 4096
+boot_pd:
+    .skip 4 * 4096
+    .skip 256
 boot_stack_top:
 
     .bss

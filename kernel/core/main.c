@@ -44,9 +44,21 @@ static struct boot_info memory_from_start_info(uint32_t start_info_pa) {
     struct phys_range ram[MAX_RANGES], reserved[MAX_RANGES];
     int nram = 0, nres = 0;
     const struct hvm_memmap_entry *mm = phys_to_virt(si->memmap_paddr);
-    for (uint32_t i = 0; i < si->memmap_entries; i++)
-        if (mm[i].type == PVH_MEMMAP_RAM && nram < MAX_RANGES)
-            ram[nram++] = (struct phys_range){mm[i].addr, mm[i].addr + mm[i].size};
+    bool clipped = false;
+    for (uint32_t i = 0; i < si->memmap_entries; i++) {
+        if (mm[i].type != PVH_MEMMAP_RAM || nram == MAX_RANGES)
+            continue;
+        uint64_t start = mm[i].addr, end = mm[i].addr + mm[i].size;
+        /* The boot page tables reach 4 GiB; RAM above is left unused rather than unmapped. */
+        if (end > DIRECT_MAP_LIMIT) {
+            clipped = true;
+            end = DIRECT_MAP_LIMIT;
+        }
+        if (start < end)
+            ram[nram++] = (struct phys_range){start, end};
+    }
+    if (clipped)
+        kprintf("unikit: memory above 4 GiB is not used by this kernel\n");
 
     struct boot_info bi = {.cmdline = si->cmdline_paddr ? phys_to_virt(si->cmdline_paddr) : ""};
     add(reserved, &nres, 0x100000, (uint64_t)_kernel_end - KERNEL_VMA - 0x100000);
