@@ -163,6 +163,8 @@ export async function loadServiceTemplate(file: string, o: LoadOptions = {}): Pr
     if (existsSync(p)) await load(p, p, false);
   }
   const main = await load(file, file, true);
+  // A template that is not valid YAML is not looked at further: what was read of it may be anything.
+  if (main && main.problems.length) return { problems: sortProblems(problems) };
   problems.push(...types.checkDefinitions());
   if (!main || !isMapValue(main.data)) {
     if (main && problems.length === 0) problems.push(main.problem([], 'a service template is a YAML map'));
@@ -250,6 +252,8 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
   // Inputs: parameter definitions, and the values given for them.
   const inputDefs = new Map<string, PropertySpec>();
   const given = o.inputs ?? {};
+  const badInputs = new Set<string>();
+  const usableInputs = (): Record<string, { value: unknown }> => Object.fromEntries(Object.entries(t.inputs).filter(([k]) => !badInputs.has(k)));
   const inputs = topo.inputs;
   if (inputs !== undefined && inputs !== null) {
     if (!isMapValue(inputs)) at([...T, 'inputs'], 'inputs must be a map of name: definition');
@@ -270,7 +274,9 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
       let value: unknown = spec.default;
       if (name in given) {
         value = given[name];
-        for (const issue of checkValue(value, spec, path, types)) at(path, `the value given for input ${name}: ${issue.message}`);
+        const issues = checkValue(value, spec, path, types);
+        for (const issue of issues) at(path, `the value given for input ${name}: ${issue.message}`);
+        if (issues.length) badInputs.add(name); // said once here, not again at every use
       } else if (spec.required && !spec.hasDefault) {
         at(path, `input ${name} is required and has no default: give it a value (unikit validate --input ${name}=VALUE)`);
       }
@@ -302,7 +308,7 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
         if (!dataOk) at(fpath, `input ${name} is of type ${def.type}, but this value must be ${spec.type}`, 'value');
         return undefined;
       }
-      return t.inputs[name]?.value;
+      return badInputs.has(name) ? undefined : t.inputs[name]?.value;
     }
     if (fn === 'get_property' || fn === 'get_attribute') {
       if (!Array.isArray(arg) || arg.length < 2 || !arg.every((a) => typeof a === 'string')) {
@@ -319,7 +325,7 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
 
   const valueOf = (raw: unknown, spec: ValueSpec, path: KeyPath): unknown => {
     for (const issue of checkValue(raw, spec, path, types, (fv, fp) => onFunction(fv, fp, fp === path ? spec : undefined))) at(issue.path, issue.message, 'value');
-    return substituteInputs(raw, t.inputs);
+    return substituteInputs(raw, usableInputs());
   };
 
   /** Checks an assignment of properties against definitions; returns the values with defaults. */
@@ -553,6 +559,7 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
           const target = typeof tg === 'string' ? byName.get(tg) : undefined;
           if (!target) {
             at([...path, 'targets', j], `target ${JSON.stringify(tg)} is not a node template${typeof tg === 'string' ? suggest(tg, [...byName.keys()]) : ''}`, 'value');
+            if (typeof tg === 'string') policy.targets.push(tg); // still a named target: the policy does not apply to all
             return;
           }
           if (allowed && allowed.length && !allowed.some((a) => types.derivesFrom('node', target.type, a))) {
@@ -591,7 +598,7 @@ function checkTopology(src: SourceFile, types: TypeRegistry, o: LoadOptions, pro
       }
       for (const k of Object.keys(raw)) if (!OUTPUT_KEYS.includes(k)) at([...path, k], `an output has no key ${JSON.stringify(k)}${suggest(k, OUTPUT_KEYS)}`);
       checkOutputValue(raw.value, [...path, 'value']);
-      const out: OutputDefinition = { name, value: substituteInputs(raw.value, t.inputs) };
+      const out: OutputDefinition = { name, value: substituteInputs(raw.value, usableInputs()) };
       if (typeof raw.description === 'string') out.description = raw.description;
       t.outputs.push(out);
     }

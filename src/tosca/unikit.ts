@@ -63,7 +63,9 @@ export interface UnikernelService {
 }
 
 const has = (types: readonly string[], t: string): boolean => types.includes(t);
-const policiesOf = (t: ServiceTemplate, node: string, type: string): PolicyTemplate[] => t.policies.filter((p) => has(p.types, type) && p.targets.includes(node));
+/** The policies of `type` that apply to `node`: those naming it, and those with no targets (they apply to every unikernel). */
+const policiesOf = (t: ServiceTemplate, node: string, type: string): PolicyTemplate[] =>
+  t.policies.filter((p) => has(p.types, type) && (p.targets.length === 0 || p.targets.includes(node)));
 
 /** The profile's checks, for LoadOptions.check. */
 export function checkUnikitProfile(t: ServiceTemplate, ctx: CheckContext): void {
@@ -72,9 +74,6 @@ export function checkUnikitProfile(t: ServiceTemplate, ctx: CheckContext): void 
   for (const p of t.policies) {
     const path = ctx.policyPath(p.name);
     const prop = (k: string): KeyPath => [...path, 'properties', k];
-    if (has(p.types, SECURITY) || has(p.types, SCALING) || has(p.types, NETWORK)) {
-      if (p.targets.length === 0) ctx.problem([...path, 'targets'], `policy ${p.name} has no targets: name the node templates it applies to`);
-    }
     if (has(p.types, SECURITY)) {
       const level = p.properties.level;
       if (!isLevel(level)) continue; // the type's valid_values reported it
@@ -111,8 +110,9 @@ export function checkUnikitProfile(t: ServiceTemplate, ctx: CheckContext): void 
       const ingress = Array.isArray(p.properties.ingress) ? (p.properties.ingress as IngressRule[]) : [];
       ingress.forEach((r, i) => {
         if (!isAddressOrAny(r.from) && !names.has(r.from)) ctx.problem([...prop('ingress'), i, 'from'], `from ${JSON.stringify(r.from)} is neither "any", an IPv4 address or CIDR, nor a node template`);
-        for (const target of p.targets) {
-          const ports = (t.nodes.find((n) => n.name === target)?.properties.ports ?? []) as number[];
+        for (const target of p.targets.length ? p.targets : t.nodes.filter((n) => has(n.types, UNIKERNEL)).map((n) => n.name)) {
+          const ports = (t.nodes.find((n) => n.name === target)?.properties.ports ?? []) as unknown[];
+          if (!ports.every((x) => typeof x === 'number')) continue; // an input without a usable value: said elsewhere
           for (const port of r.ports ?? []) {
             if (!ports.includes(port)) ctx.problem([...prop('ingress'), i, 'ports'], `port ${port} is not one of ${target}'s ports (${ports.join(', ') || 'none declared'})`);
           }
@@ -130,7 +130,7 @@ export function checkUnikitProfile(t: ServiceTemplate, ctx: CheckContext): void 
   for (const node of t.nodes) {
     for (const type of [SECURITY, SCALING, NETWORK]) {
       const ps = policiesOf(t, node.name, type);
-      if (ps.length > 1) ctx.problem([...ctx.policyPath((ps[1] as PolicyTemplate).name), 'targets'], `${node.name} is already the target of ${type.split('.').pop() as string} policy ${(ps[0] as PolicyTemplate).name}`);
+      if (ps.length > 1) ctx.problem([...ctx.policyPath((ps[1] as PolicyTemplate).name), 'targets'], `${node.name} is already the target of ${type.split('.').pop() as string} policy ${(ps[0] as PolicyTemplate).name}${(ps[0] as PolicyTemplate).targets.length === 0 ? ' (a policy without targets applies to every unikernel)' : ''}`);
     }
   }
 }
