@@ -55,7 +55,11 @@ static void report(const char *who, const struct regs *r) {
         kprintf(", error code 0x%lx", r->error);
     }
     long nr = last_syscall;
+#ifdef UNIKIT_SPECIALIZED
+    const char *sname = nr < 0 ? "none" : "?";   /* the host names it (see linux/table.c) */
+#else
     const char *sname = nr >= 0 && nr < SYSCALL_NAMES_LEN && syscall_names[nr] ? syscall_names[nr] : "none";
+#endif
     kprintf("; last syscall: %ld (%s)\n", nr, sname);
 }
 

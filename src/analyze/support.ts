@@ -30,14 +30,18 @@ export function kernelTablePath(): string {
 }
 
 /**
- * Parses the initializer of `table[]` in table.c. Strict: anything in the initializer besides
- * S(...) and IGNORE(...) entries and comments is an error, so a new entry form fails loudly (and
- * the sync test with it) instead of being silently reported as lacking.
+ * Parses the `SYSCALL_LIST(S, IGNORE)` macro of table.c (the list its table is made from).
+ * Strict: anything in the list besides S(...) and IGNORE(...) entries and comments is an error,
+ * so a new entry form fails loudly (and the sync test with it) instead of being silently
+ * reported as lacking.
  */
 export function parseKernelTable(source: string, file = 'table.c'): KernelSupport {
-  const block = /\btable\s*\[[^\]]*\]\s*=\s*\{([\s\S]*?)\n\s*\};/.exec(source);
-  if (!block) throw new KernelTableError(file, 'no `table[...] = { ... };` initializer found');
-  const body = (block[1] as string).replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
+  const block = /#define\s+SYSCALL_LIST\(\s*S\s*,\s*IGNORE\s*\)((?:[^\n]*\\\n)*[^\n]*)/.exec(source);
+  if (!block) throw new KernelTableError(file, 'no `#define SYSCALL_LIST(S, IGNORE)` list found');
+  const body = (block[1] as string)
+    .replace(/\\\n/g, ' ')
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/\/\/[^\n]*/g, ' ');
   const implemented = new Set<string>();
   const ignored = new Set<string>();
   const rest = body

@@ -3,7 +3,7 @@
  * "unikit: " lines are messages for the user, the rest is the kernel's own chatter.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { EXIT_REASONS, type ExitReason, UNIKIT_ABI } from '../abi/index.js';
+import { EXIT_REASONS, type ExitReason, UNIKIT_ABI, syscallTable } from '../abi/index.js';
 
 export type KlogEvent =
   | { kind: 'entering' }
@@ -19,8 +19,20 @@ export function classifyKlogLine(line: string): KlogEvent {
     if (m) return { kind: 'exit', status: Number(m[1]) & 0xff, reason: m[2] as string };
   }
   if (line.startsWith('@')) return { kind: 'marker', text: line };
-  if (line.startsWith(UNIKIT_ABI.KLOG_USER_PREFIX)) return { kind: 'user', text: line };
+  if (line.startsWith(UNIKIT_ABI.KLOG_USER_PREFIX)) return { kind: 'user', text: nameSyscalls(line) };
   return { kind: 'log', text: line };
+}
+
+/**
+ * A per-program kernel carries no syscall names and writes "syscall 41 (?)" or "last syscall:
+ * 41 (?)"; the host, which has the table, puts the name in.
+ */
+export function nameSyscalls(line: string): string {
+  if (!line.includes('(?)')) return line;
+  return line.replace(/(syscall:? )(\d+) \(\?\)/g, (whole, lead: string, nr: string) => {
+    const name = syscallTable().name(Number(nr));
+    return name ? `${lead}${nr} (${name})` : whole;
+  });
 }
 
 export function isKnownReason(reason: string): reason is ExitReason {

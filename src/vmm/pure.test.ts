@@ -102,3 +102,13 @@ describe('kernel log lines', () => {
     expect(classifyKlogLine('mm: 4096 pages')).toEqual({ kind: 'log', text: 'mm: 4096 pages' });
   });
 });
+
+describe('nameSyscalls', () => {
+  it('names the numbers a per-program kernel leaves bare', async () => {
+    const { nameSyscalls } = await import('./klog.js');
+    expect(nameSyscalls("unikit: syscall 41 (?) is outside this image's syscall set: stopping (strict)"))
+      .toBe("unikit: syscall 41 (socket) is outside this image's syscall set: stopping (strict)");
+    expect(nameSyscalls('unikit: program fault: ...; last syscall: 1 (?)')).toBe('unikit: program fault: ...; last syscall: 1 (write)');
+    expect(nameSyscalls('unikit: syscall 57 (fork) is not implemented')).toBe('unikit: syscall 57 (fork) is not implemented');
+  });
+});
