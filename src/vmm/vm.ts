@@ -59,6 +59,8 @@ export interface VmOptions {
   exitMarker?: 'required' | 'optional';
   /** The guest's network (default none: the guest has loopback only). */
   network?: VmNetwork;
+  /** Stops the VM when aborted (runVm then rejects with VmInterruptedError). */
+  signal?: AbortSignal;
 }
 
 export interface VmTimings {
@@ -159,6 +161,9 @@ async function runQemu(
   klogR.on('data', (b: Buffer) => klog.feed(b));
   const drained = Promise.all([outR, errR, klogR, child.stdout, child.stderr].map(ended));
 
+  const onAbort = (): void => live.stop(new VmInterruptedError('an abort'));
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener('abort', onAbort);
   let timer: NodeJS.Timeout | undefined;
   if (o.timeoutMs !== undefined) {
     timer = setTimeout(() => live.stop(new VmTimeoutError(o.timeoutMs ?? 0, klog.tail)), o.timeoutMs);
@@ -192,6 +197,7 @@ async function runQemu(
     throw new VmCrashedError(klog.tail, exitDescription, qemuOutput);
   } finally {
     if (timer) clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
     live.dispose();
     channels.dispose();
   }
