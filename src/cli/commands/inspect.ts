@@ -1,7 +1,7 @@
 /** `unikit inspect <image-dir> [--json]`: what an image holds, for people or for programs. */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type Image, type Manifest, formatBytes, loadImage } from '../../image/index.js';
+import { type Image, type Manifest, ImageError, formatBytes, loadImage, readSignature, verifyImage } from '../../image/index.js';
 import { onePositional, parseArgs } from '../args.js';
 
 export async function inspectCommand(argv: readonly string[], io: { out: (s: string) => void }): Promise<number> {
@@ -11,8 +11,21 @@ export async function inspectCommand(argv: readonly string[], io: { out: (s: str
     io.out(JSON.stringify(image.manifest, null, 2) + '\n');
     return 0;
   }
-  io.out(describe(image.manifest, await integrity(image)));
+  io.out(describe(image.manifest, await integrity(image), await signatureLine(image)));
   return 0;
+}
+
+/** "ed25519 by key K, verified" or why it does not verify, or "none". */
+async function signatureLine(image: Image): Promise<string> {
+  const sig = await readSignature(image.dir).catch(() => undefined);
+  if (!sig) return image.manifest.security?.signed ? 'MISSING (the level signs images: run refuses this one)' : 'none';
+  try {
+    const v = await verifyImage(image);
+    return `ed25519 by key ${v?.keyId ?? sig.keyId}, verified (signed ${sig.signed})`;
+  } catch (e) {
+    if (e instanceof ImageError) return `BAD: ${e.message}`;
+    throw e;
+  }
 }
 
 async function integrity(image: Image): Promise<string[]> {
@@ -23,7 +36,7 @@ async function integrity(image: Image): Promise<string[]> {
   return problems;
 }
 
-function describe(m: Manifest, problems: string[]): string {
+function describe(m: Manifest, problems: string[], signature: string): string {
   const q = (s: string): string => (/^[\w./:=,+-]+$/.test(s) ? s : JSON.stringify(s));
   const lines = [
     `app       ${m.app.name} (${m.app.kind}) at ${m.app.path}, ${formatBytes(m.app.size)}, needs ${formatBytes(m.app.memorySpan)} of memory`,
@@ -44,6 +57,8 @@ function describe(m: Manifest, problems: string[]): string {
       `fast      ${m.fast.rewritten} of ${m.fast.sites} syscall sites rewritten into direct calls (${m.fast.pairs} mov eax,imm32;syscall pairs)`,
       ...m.fast.kept.map((k) => `          kept trapping: ${k.address}: ${k.reason}`),
     ] : []),
+    ...(m.security ? [`security  level ${m.security.level}: ${Object.entries(m.security.mechanisms).map(([k, on]) => `${k} ${on ? 'on' : 'off'}`).join(', ')}`] : []),
+    `signature ${signature}`,
     `initrd    ${formatBytes(m.initrd.size)}, sha256 ${m.initrd.sha256}`,
     `files     ${m.files.length ? String(m.files.length) : '(none besides the program)'}`,
     ...m.files.map((f) => `          ${f.guest}  ${f.mode}  ${formatBytes(f.size)}  sha256 ${f.sha256}  from ${f.host}`),
