@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_CONNS 1000
@@ -36,6 +37,15 @@ static void drop(int i)
 	conns[i] = conns[nfds];
 }
 
+/* SIGPIPE ignored with the raw call: musl's signal() links a signal-return trampoline
+ * (rt_sigreturn), which a program that never handles a signal does not need, and which
+ * `unikit build` would count as a syscall the kernel lacks. */
+static void ignore_sigpipe(void)
+{
+	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } act = {SIG_IGN, 0, NULL, 0};
+	syscall(SYS_rt_sigaction, SIGPIPE, &act, NULL, sizeof act.mask);
+}
+
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 7;
@@ -43,7 +53,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: echo [PORT]\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	int one = 1;
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

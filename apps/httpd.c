@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -565,6 +566,15 @@ static void reap_idle(void)
 	}
 }
 
+/* SIGPIPE ignored with the raw call: musl's signal() links a signal-return trampoline
+ * (rt_sigreturn), which a program that never handles a signal does not need, and which
+ * `unikit build` would count as a syscall the kernel lacks. */
+static void ignore_sigpipe(void)
+{
+	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } act = {SIG_IGN, 0, NULL, 0};
+	syscall(SYS_rt_sigaction, SIGPIPE, &act, NULL, sizeof act.mask);
+}
+
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 80;
@@ -574,7 +584,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: httpd [PORT [DOCROOT]]\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		die("socket");
