@@ -11,7 +11,8 @@ export const HELP = `unikit: run an unmodified static Linux x86-64 program as a 
 
 usage:
   unikit build <elf> [--file HOST[:GUEST]]... [--env K=V]... [--mem SIZE] [-o DIR]
-               [--general | --profile FILE] [--strict] [--force] [--fast] [-- ARGS...]
+               [--general | --profile FILE] [--strict] [--force] [--fast]
+               [--net user|tap|none] [-p HOST:GUEST[/udp]]... [-- ARGS...]
       make an image directory (kernel.elf, initrd.cpio, manifest.json). The kernel is built for
       the program's syscalls (static analysis, plus those a "trace --json" FILE lists); --general
       packs the general kernel instead. A program that may make a syscall unikit lacks is refused
@@ -23,10 +24,11 @@ usage:
              [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
              [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--fast] [-- ARGS...]
       boot it, stream its output, exit with its status (an ELF is packed on the fly)
-      --net user (the default): QEMU user networking, the guest is 10.0.2.15 and sees the host
-      as 10.0.2.2; -p forwards 127.0.0.1:HOST to the guest's port (tcp, or /udp). --net tap
-      (root): a tap on the bridge unikit0 (10.77.0.1/16) and an address of the guest's own,
-      printed at start. --net none: loopback only. --fast (with an ELF): its syscall sites
+      --net user: QEMU user networking, the guest is 10.0.2.15 and sees the host as 10.0.2.2;
+      -p forwards 127.0.0.1:HOST to the guest's port (tcp, or /udp). --net tap (root): a tap on
+      the bridge unikit0 (10.77.0.1/16) and an address of the guest's own, printed at start.
+      --net none: loopback only. Without them: what the image records (build --net, -p), else
+      user networking unless the image's kernel serves no socket call. --fast (with an ELF): its syscall sites
       rewritten into direct calls, in ring 0.
   unikit inspect <image-dir> [--json]
       show what an image holds

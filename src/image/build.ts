@@ -10,7 +10,7 @@ import { elfLoadFootprint, parseElf } from '../elf/index.js';
 import { artifacts } from '../project/index.js';
 import { writeCpio } from './cpio.js';
 import { ImageError, MissingFileError, NoKernelError } from './errors.js';
-import { MANIFEST_FORMAT, type Manifest, type ManifestSecurity, validateManifest } from './manifest.js';
+import { MANIFEST_FORMAT, type Manifest, type ManifestNetwork, type ManifestSecurity, validateManifest } from './manifest.js';
 import { DEFAULT_MEMORY, checkMemory } from './memory.js';
 import { type FileSpec, RootFs, normalizeGuestPath, sha256 } from './rootfs.js';
 import { type SpecializeOptions, specializeProgram } from './specialize.js';
@@ -36,6 +36,8 @@ export interface BuildOptions {
   security?: ManifestSecurity;
   /** Per-program kernel, strict and fast mode (specialize.ts); none of them by default. */
   specialize?: SpecializeOptions;
+  /** The network to record for `unikit run` (none recorded by default). */
+  network?: ManifestNetwork;
 }
 
 export interface Image {
@@ -102,6 +104,7 @@ export async function buildImage(o: BuildOptions): Promise<Image> {
     initrd: { size: initrd.length, sha256: sha256(initrd) },
     created: new Date().toISOString(),
     ...(o.security ? { security: o.security } : {}),
+    ...(o.network ? { network: o.network } : {}),
     ...special.manifest,
   };
 

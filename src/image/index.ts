@@ -6,7 +6,7 @@ export type { CachedBuildOptions } from './cache.js';
 export { writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFMT } from './cpio.js';
 export type { CpioEntry } from './cpio.js';
 export { validateManifest, MANIFEST_FORMAT } from './manifest.js';
-export type { Manifest, ManifestSecurity } from './manifest.js';
+export type { Manifest, ManifestNetwork, ManifestSecurity } from './manifest.js';
 export { loadVerifiedImage, signImage, verifyImage, readSignature, signingKey, trustedKeys, keysDir, SIGNATURE_FILE } from './signature.js';
 export type { SigningKey, SignatureFile, VerifiedSignature } from './signature.js';
 export { checkMemory, smallestMemory, DEFAULT_MEMORY, MEMORY_RESERVE, MEMORY_STEP } from './memory.js';

@@ -67,6 +67,14 @@ export interface Manifest {
   };
   /** The security level the image was built for (src/security), and the kernel flags it boots with. */
   security?: ManifestSecurity;
+  /** The network `unikit run` gives the image when its command line names none (build --net, -p). */
+  network?: ManifestNetwork;
+}
+
+export interface ManifestNetwork {
+  mode: 'user' | 'tap' | 'none';
+  /** Host ports forwarded to the guest's (user networking, on 127.0.0.1). */
+  ports: { proto: 'tcp' | 'udp'; host: number; guest: number }[];
 }
 
 export interface ManifestSecurity {
@@ -97,5 +105,14 @@ export function validateManifest(value: unknown, where: string): Manifest {
   if (!Array.isArray(m.files)) bad('files must be a list');
   const kernel = m.kernel as Record<string, unknown> | undefined;
   if (typeof kernel !== 'object' || kernel === null || typeof kernel.buildId !== 'string') bad('kernel.buildId is missing');
+  if (m.network !== undefined) {
+    const n = m.network as Record<string, unknown> | null;
+    const port = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
+    if (typeof n !== 'object' || n === null || !['user', 'tap', 'none'].includes(n.mode as string)) bad('network.mode must be user, tap or none');
+    const ports = (n as Record<string, unknown>).ports;
+    if (!Array.isArray(ports) || !ports.every((p: Record<string, unknown>) => (p.proto === 'tcp' || p.proto === 'udp') && port(p.host) && port(p.guest))) {
+      bad('network.ports must be a list of {proto: tcp|udp, host, guest} with ports 1 to 65535');
+    }
+  }
   return value as Manifest;
 }

@@ -16,7 +16,7 @@ import {
   QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
 } from './errors.js';
 import { KlogReader, isKnownReason } from './klog.js';
-import { type VmNetwork, NetworkUnavailableError, checkHostPortsFree, nicArgs, userNetdev } from './net.js';
+import { type VmNetwork, NetworkUnavailableError, USER_NET, checkHostPortsFree, nicArgs, userNetdev } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { type TapLease, acquireTap } from './tap.js';
 import { hostTscKhz } from './tsc.js';
@@ -100,6 +100,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const tap = network.mode === 'tap' ? await acquireTap() : undefined;
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
+    else if (o.verbose) say(`unikit: network: ${describeNetwork(network)}`);
     const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports)) : tap ? nicArgs(tap.netdev, tap.mac) : [];
     return await runQemu(o, { accel, machine, tap, netArgs, say });
   } finally {
@@ -201,6 +202,12 @@ async function runQemu(
     live.dispose();
     channels.dispose();
   }
+}
+
+function describeNetwork(n: VmNetwork): string {
+  if (n.mode !== 'user') return 'none (loopback only)';
+  const fwd = n.ports.map((p) => `${p.hostIp}:${p.hostPort} to ${p.guestPort}/${p.proto}`).join(', ');
+  return `user networking, guest ${USER_NET.guest}, host ${USER_NET.host}${fwd ? `, forwarding ${fwd}` : ''}`;
 }
 
 // ---- the registry of running VMs: what SIGINT, SIGTERM and process exit must stop ----

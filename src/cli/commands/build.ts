@@ -9,6 +9,7 @@ import { type Manifest, type ManifestSecurity, buildImage, formatBytes, signImag
 import { readProfile } from '../../trace/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
+import { NETWORK_OPTIONS, manifestNetwork, networkFromOptions } from '../network-options.js';
 import { planSecurityOptions } from '../security-options.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -26,6 +27,7 @@ export const BUILD_OPTIONS = [
   { name: 'force', kind: 'flag' },
   { name: 'fast', kind: 'flag' },
   { name: 'profile', kind: 'value' },
+  ...NETWORK_OPTIONS,
 ] as const;
 
 export async function buildCommand(argv: readonly string[], io: { out: (s: string) => void; message?: (line: string) => void }): Promise<number> {
@@ -33,6 +35,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
   const elf = onePositional('build', p, 'the program to pack: unikit build <elf>');
   const mem = p.values.get('mem');
   const outDir = resolve(p.values.get('out') ?? `${basename(elf)}.unikit`);
+  const network = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], 'microvm');
   const plan = planSecurityOptions(p.values.get('level'), p.lists.get('override') ?? []);
   const security: ManifestSecurity | undefined = plan && {
     level: plan.level, flags: plan.flags, mechanisms: plan.mechanisms, signed: plan.build.sign,
@@ -56,6 +59,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     mem: mem === undefined ? undefined : parseSize(mem),
     cwd: p.values.get('cwd'),
     security,
+    ...(network ? { network: manifestNetwork(network) } : {}),
     specialize: {
       perProgramKernel: !general,
       profile,

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { type Image, ImageError, cachedImage, checkMemory, loadVerifiedImage } from '../../image/index.js';
 import { type AccelRequest, type KernelFlag, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { NETWORK_OPTIONS, chooseNetwork } from '../network-options.js';
+import { NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, networkFromOptions } from '../network-options.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -42,7 +42,8 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   const files = (p.lists.get('file') ?? []).map(parseFileSpec);
   const timeoutText = p.values.get('timeout');
   const timeoutMs = timeoutText === undefined ? undefined : parseSeconds(timeoutText) * 1000;
-  const network = chooseNetwork(p.values.get('net'), p.lists.get('publish') ?? [], machine);
+  const requested = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], machine);
+  if (requested) checkNetworkAvailable(requested);
 
   const st = await stat(target).catch(() => undefined);
   if (!st) throw new ImageError('IMAGE_MISSING_FILE', `${target} does not exist (give an image directory or a program)`);
@@ -67,6 +68,8 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   }
 
   const m = image.manifest;
+  const network = requested ?? defaultNetwork(m, machine);
+  checkNetworkAvailable(network);
   const result: VmResult = await runVm({
     kernel: image.kernelPath,
     initrd: image.initrdPath,
