@@ -57,8 +57,8 @@ void lapic_timer_arm(uint64_t ns) {
     write_reg(REG_TIMER_INITIAL, (uint32_t)count);
 }
 
+/* Call with interrupts off (irq_save). sti takes effect after the next instruction, so an
+ * interrupt pending since then wakes the hlt at once instead of being taken before it. */
 void cpu_halt_until_interrupt(void) {
-    /* sti takes effect after the next instruction, so no interrupt slips in before the hlt.
-     * The flags are restored after: a fast-mode syscall runs with the program's IF. */
-    __asm__ volatile("pushfq; sti; hlt; popfq" ::: "memory");
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
 }

@@ -85,8 +85,10 @@ uint64_t clock_realtime_ns(void) { return realtime_base_ns + clock_monotonic_ns(
 
 /* Halts until the deadline: the APIC timer wakes the CPU; any other interrupt just re-arms. */
 void clock_sleep_until(uint64_t deadline_ns) {
+    uint64_t flags = irq_save();
     for (uint64_t now; (now = clock_monotonic_ns()) < deadline_ns;) {
         lapic_timer_arm(deadline_ns - now);
         cpu_halt_until_interrupt();
     }
+    irq_restore(flags);
 }
