@@ -3,6 +3,7 @@
  * arrive, the kernel log interpreted, the status taken from the "@exit" line, and QEMU stopped on
  * timeout, on SIGINT/SIGTERM, or when the host process exits.
  */
+import { existsSync } from 'node:fs';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
@@ -20,6 +21,8 @@ import { type VmNetwork, NetworkUnavailableError, USER_NET, checkHostPortsFree, 
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { type TapLease, acquireTap } from './tap.js';
 import { hostTscKhz } from './tsc.js';
+
+const HAVE_SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].some((p) => existsSync(p));
 
 export interface VmOptions {
   kernel: string;
@@ -127,9 +130,10 @@ async function runQemu(
   const spawnedAt = performance.now();
   let child: ChildProcess;
   try {
-    // With a tap, QEMU must not outlive unikit (a SIGKILLed unikit cannot clean up): setpriv
-    // makes the kernel kill it when its parent dies, and its tap goes with it.
-    const [cmd, cmdArgs] = tap ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+    // QEMU must not outlive unikit (a SIGKILLed unikit cannot clean up): setpriv makes the
+    // kernel kill it when its parent dies, and a tap goes with it. Where setpriv is missing the
+    // VM still runs, only without that guarantee.
+    const [cmd, cmdArgs] = HAVE_SETPRIV ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
     child = spawn(cmd, cmdArgs, {
       stdio: ['ignore', 'pipe', 'pipe', channels.writeFds[0], channels.writeFds[1], channels.writeFds[2]],
     });
