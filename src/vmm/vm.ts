@@ -24,6 +24,13 @@ import { hostTscKhz } from './tsc.js';
 
 const HAVE_SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].some((p) => existsSync(p));
 
+/** Whether `binary` (a path, or a name looked up in PATH) exists: spawned through setpriv, a
+ * missing QEMU would otherwise show up only as setpriv's own failure. */
+function executableExists(binary: string): boolean {
+  if (binary.includes('/')) return existsSync(binary);
+  return (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(`${dir}/${binary}`));
+}
+
 export interface VmOptions {
   kernel: string;
   initrd: string;
@@ -99,6 +106,8 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     throw new NetworkUnavailableError(`--net ${network.mode} needs --machine microvm (the kernel's NIC driver is virtio-mmio); use --net none with q35`);
   }
   if (network.mode === 'user') await checkHostPortsFree(network.ports);
+  const qemu = o.qemuBinary ?? DEFAULT_QEMU;
+  if (!executableExists(qemu)) throw new QemuMissingError(qemu);
   const accel = resolveAccel(o.accel ?? 'auto', say);
   const tap = network.mode === 'tap' ? await acquireTap() : undefined;
   try {
