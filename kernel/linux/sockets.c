@@ -185,15 +185,19 @@ long sys_socket(long domain, long type, long protocol) {
     return r < 0 ? r : install(s, type);
 }
 
+/* The socket behind fd and the address the program passed, for bind and connect. */
+static struct net_socket *sock_and_addr(long fd, long uaddr, long len, struct net_addr *a, long *err) {
+    struct net_socket *s = sock_of(fd, err);
+    if (s && (*err = get_addr(uaddr, len, a)))
+        return NULL;
+    return s;
+}
+
 long sys_bind(long fd, long uaddr, long len) {
     long err;
-    struct net_socket *s = sock_of(fd, &err);
     struct net_addr a;
-    if (!s)
-        return err;
-    if ((err = get_addr(uaddr, len, &a)))
-        return err;
-    return net_bind(s, &a);
+    struct net_socket *s = sock_and_addr(fd, uaddr, len, &a, &err);
+    return s ? net_bind(s, &a) : err;
 }
 
 long sys_listen(long fd, long backlog) {
@@ -233,11 +237,9 @@ long sys_accept(long fd, long uaddr, long ulen) { return sys_accept4(fd, uaddr, 
 
 long sys_connect(long fd, long uaddr, long len) {
     long err;
-    struct net_socket *s = sock_of(fd, &err);
     struct net_addr a;
+    struct net_socket *s = sock_and_addr(fd, uaddr, len, &a, &err);
     if (!s)
-        return err;
-    if ((err = get_addr(uaddr, len, &a)))
         return err;
     int r = net_connect(s, &a);
     if (r != -EINPROGRESS || nonblocking(fd, 0))
@@ -248,25 +250,18 @@ long sys_connect(long fd, long uaddr, long len) {
     return so_error ? -so_error : 0;
 }
 
-long sys_getsockname(long fd, long uaddr, long ulen) {
+static long socket_name(long fd, long uaddr, long ulen, int (*which)(const struct net_socket *, struct net_addr *)) {
     long err;
     struct net_socket *s = sock_of(fd, &err);
     struct net_addr a;
     if (!s)
         return err;
-    int r = net_getsockname(s, &a);
+    int r = which(s, &a);
     return r ? r : put_addr(uaddr, ulen, &a);
 }
 
-long sys_getpeername(long fd, long uaddr, long ulen) {
-    long err;
-    struct net_socket *s = sock_of(fd, &err);
-    struct net_addr a;
-    if (!s)
-        return err;
-    int r = net_getpeername(s, &a);
-    return r ? r : put_addr(uaddr, ulen, &a);
-}
+long sys_getsockname(long fd, long uaddr, long ulen) { return socket_name(fd, uaddr, ulen, net_getsockname); }
+long sys_getpeername(long fd, long uaddr, long ulen) { return socket_name(fd, uaddr, ulen, net_getpeername); }
 
 /* Options the stack has no use for but programs set routinely: accepted and kept quiet. */
 static bool harmless_option(long level, long name) {
