@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
   # npm run bench:net drives apps/httpd with wrk
   wrk
+  # unikit bench compares against a runc container (runc 1.1.5 from Debian)
+  runc
   # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched
   g++ python3)
 # The floor guest and the test stand-in guests are 32-bit PVH entries: gcc -m32 -c on assembly

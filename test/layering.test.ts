@@ -21,8 +21,9 @@ const ALLOWED: Record<string, string[]> = {
   fleet: ['vmm', 'image', ...BASE],
   security: [...BASE],
   tosca: ['security', 'elf', ...BASE],
+  bench: ['image', 'vmm', ...BASE],
   orchestrator: ['security', 'tosca', 'fleet', 'image', 'vmm', ...BASE],
-  cli: ['orchestrator', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
+  cli: ['bench', 'orchestrator', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
   web: [...BASE],
 };
 

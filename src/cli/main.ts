@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../project/index.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { benchCommand } from './commands/bench.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
 import { keysCommand } from './commands/keys.js';
@@ -40,6 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await traceCommand(rest, { out, stderr: process.stderr, message });
       case 'validate':
         return await validateCommand(rest, { out, err: (s) => void process.stderr.write(s) });
+      case 'bench':
+        return await benchCommand(rest, { out, message });
       case 'keys':
         return await keysCommand(rest, { out });
       case undefined:

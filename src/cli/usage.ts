@@ -41,6 +41,11 @@ usage:
       check a TOSCA 1.3 service template against the unikit profile (profiles/unikit.yaml)
   unikit keys [--json]
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
+  unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]
+               [--weights N,N,..] [--instances N,N,..] [--comparators LIST] [--mem SIZE] [--json]
+      apps/httpd as a unikernel (isolated, fast), a runc container and a native process, side by
+      side: start-to-ready, latency and requests/s per /compute?n= weight, memory per instance
+      for N simultaneous instances, image size; writes results.json, summary.md, report.html
 
 SIZE: bytes, or with a K, M or G suffix (4M, 16MiB, 512K). Exit statuses of run: the program's
 own 0..255; 125 unikit or QEMU failed or the kernel panicked; 126 the program could not be

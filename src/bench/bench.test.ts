@@ -1,0 +1,139 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { artifacts } from '../project/index.js';
+import { type BenchResults, findings, htmlReport, markdownSummary, median, ociConfig, parseWrk, percentile, runBench, unavailable, writeBundle } from './index.js';
+
+const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:1/compute?n=1000
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   812.00us  300.00us   5.00ms   90.00%
+  Latency Distribution
+     50%  760.00us
+     75%    0.90ms
+     90%    1.10ms
+     99%    1.63ms
+  17975 requests in 1.00s, 2.00MB read
+  Non-2xx or 3xx responses: 2
+Requests/sec:  17975.12
+Transfer/sec:      2.00MB
+`;
+
+function sample(): BenchResults {
+  return {
+    format: 'unikit-bench/1',
+    date: '2026-11-27T08:00:00.000Z',
+    host: { cpus: 2, cpuModel: 'test', kernel: '6.1' },
+    accel: 'tcg',
+    vmMemBytes: 16 << 20,
+    settings: { runs: 3, weights: [1000, 1000000], durationS: 1, connections: 16, instances: [1, 10] },
+    comparators: [
+      { name: 'unikernel', label: 'u', accel: 'tcg', imageBytes: 190_000 },
+      { name: 'container-runc', label: 'c', accel: 'native', imageBytes: 86_000 },
+    ],
+    boot: {
+      unikernel: { samplesMs: [48, 49, 50], p50Ms: 49, p90Ms: 50, minMs: 48 },
+      'container-runc': { samplesMs: [25, 26, 31], p50Ms: 26, p90Ms: 31, minMs: 25 },
+    },
+    latency: {
+      unikernel: [{ n: 1000, requestsPerS: 18000, p50Ms: 0.76, p99Ms: 1.6, errors: 0 }, { n: 1000000, requestsPerS: 520, p50Ms: 5.9, p99Ms: 12.5, errors: 0 }],
+      'container-runc': [{ n: 1000, requestsPerS: 120000, p50Ms: 0.11, p99Ms: 4.8, errors: 0 }, { n: 1000000, requestsPerS: 1300, p50Ms: 11.4, p99Ms: 22.9, errors: 0 }],
+    },
+    memory: {
+      unikernel: [{ instances: 1, pssPerInstanceBytes: 32 << 20 }, { instances: 10, pssPerInstanceBytes: 27 << 20 }],
+      'container-runc': [{ instances: 1, pssPerInstanceBytes: 100_000, cgroupPerInstanceBytes: 500_000 }, { instances: 10, cgroupPerInstanceBytes: 400_000 }],
+    },
+    skipped: ['native: test'],
+  };
+}
+
+describe('bench: pure parts', () => {
+  it('reads wrk --latency output', () => {
+    expect(parseWrk(WRK_OUTPUT)).toEqual({ requestsPerS: 17975.12, p50Ms: 0.76, p99Ms: 1.63, errors: 2 });
+    expect(() => parseWrk('garbage')).toThrow(/cannot read wrk/);
+  });
+
+  it('takes percentiles by nearest rank and medians', () => {
+    const xs = [5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
+    expect(percentile(xs, 50)).toBe(5);
+    expect(percentile(xs, 90)).toBe(9);
+    expect(percentile(xs, 99)).toBe(10);
+    expect(median(xs)).toBe(5.5);
+    expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+
+  it('writes an OCI config with an explicit cgroupsPath, no capabilities and a read-only root', () => {
+    const c = ociConfig({ args: ['/httpd', '8080', '/www'], cgroupsPath: '/unikit-bench-1/x' }) as {
+      linux: { cgroupsPath: string; namespaces: { type: string }[] }; root: { readonly: boolean }; process: { args: string[]; capabilities: { bounding: string[] } };
+    };
+    expect(c.linux.cgroupsPath).toBe('/unikit-bench-1/x');
+    expect(c.root.readonly).toBe(true);
+    expect(c.process.args).toEqual(['/httpd', '8080', '/www']);
+    expect(c.process.capabilities.bounding).toEqual([]);
+    expect(c.linux.namespaces.map((n) => n.type)).not.toContain('network');
+    expect((ociConfig({ args: ['/x'], cgroupsPath: '/y', hostNetwork: false }) as typeof c).linux.namespaces.map((n) => n.type)).toContain('network');
+  });
+
+  it('makes a bundle whose rootfs holds the binary and its files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unikit-bench-test-'));
+    try {
+      const bytes = writeBundle(join(dir, 'b'), { program: process.execPath, name: 'prog', args: ['/prog'], cgroupsPath: '/t', dirs: [{ host: join(artifacts.cli(), '..'), guest: '/cli' }] });
+      expect(existsSync(join(dir, 'b', 'rootfs', 'prog'))).toBe(true);
+      expect(bytes).toBeGreaterThan(1_000_000);
+      expect(JSON.parse(readFileSync(join(dir, 'b', 'config.json'), 'utf8')).linux.cgroupsPath).toBe('/t');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says where the container wins, with the accelerators', () => {
+    const f = findings(sample());
+    expect(f.find((x) => x.includes('start-to-ready'))).toMatch(/^The runc container wins start-to-ready: 26\.0 ms against the unikernel's 49\.0 ms.*unikernel: tcg, container-runc: native/);
+    expect(f.some((x) => /compute\?n=1000000: the runc container wins/.test(x))).toBe(true);
+    expect(f.some((x) => /Memory with 10 instance\(s\): the runc container wins/.test(x))).toBe(true);
+  });
+
+  it('summarizes as a Markdown table and an HTML report with inline SVG charts and no external assets', () => {
+    const md = markdownSummary(sample(), 'unikit bench --suite all');
+    expect(md).toContain('| unikernel | tcg | 186 KiB | 49.0 ms | 50.0 ms | 18000 |');
+    expect(md).toContain('| container-runc | native |');
+    expect(md).toContain('accelerator **tcg**');
+    expect(md).toContain('- native: test');
+    const html = htmlReport(sample(), 'unikit bench --suite all');
+    expect(html.match(/<svg class="chart"/g)?.length).toBe(4);
+    expect(html).not.toContain('data-empty');
+    expect(html).not.toMatch(/(src|href)="http/);
+    expect(html.match(/class="mark"/g)?.length).toBeGreaterThan(10);
+    expect(html).toContain('<table>');
+  });
+});
+
+describe('bench: comparators on this host', () => {
+  it('runs the boot suite for the native process and (when runc works here) a runc container', { timeout: 30_000 }, async () => {
+    const runc = await unavailable('container-runc');
+    const r = await runBench({
+      suites: ['boot', 'memory'],
+      comparators: runc ? ['native'] : ['native', 'container-runc'],
+      accel: 'tcg',
+      httpd: artifacts.app('httpd'),
+      runs: 2,
+      weights: [1000],
+      durationS: 1,
+      connections: 1,
+      instances: [2],
+      vmMemBytes: 16 << 20,
+    });
+    expect(r.skipped).toEqual([]);
+    expect(r.boot.native?.samplesMs).toHaveLength(2);
+    expect(r.memory.native?.[0]?.pssPerInstanceBytes).toBeGreaterThan(0);
+    if (!runc) {
+      expect(r.boot['container-runc']?.p50Ms).toBeGreaterThan(0);
+      expect(r.memory['container-runc']?.[0]?.cgroupPerInstanceBytes).toBeGreaterThan(0);
+      expect(r.comparators.find((c) => c.name === 'container-runc')?.accel).toBe('native');
+      // nothing left behind: no container, no cgroup of ours
+      expect(execFileSync('sh', ['-c', `ls -d /sys/fs/cgroup/memory/unikit-bench-${process.pid} 2>/dev/null || true`]).toString()).toBe('');
+    }
+  });
+});

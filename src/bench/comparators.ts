@@ -1,0 +1,272 @@
+/**
+ * What the bench compares: apps/httpd as (a) a unikernel in isolated mode and in fast mode,
+ * (b) a runc container from an OCI bundle made here, (c) a native host process. Each one starts
+ * instances that answer HTTP on a host port, and says how much memory an instance takes.
+ * Every comparator carries the accelerator its figures were taken with: VMs run under whatever
+ * resolveAccel chose (TCG on machines without usable KVM), containers and native processes run
+ * on the host CPU ("native").
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { type Image, cachedImage } from '../image/index.js';
+import { type Accel, type KernelFlag, runVm } from '../vmm/index.js';
+import { freePort, waitForHttp } from './http.js';
+import { ociConfig, writeBundle } from './oci.js';
+import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
+
+export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'container-runc' | 'native';
+export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'container-runc', 'native'];
+
+export interface InstanceMemory {
+  /** PSS of the host process that is the instance (QEMU, the container's process, the native process). */
+  pssBytes?: number;
+  /** The container's cgroup v1 memory.usage_in_bytes. */
+  cgroupBytes?: number;
+}
+
+export interface Instance {
+  host: string;
+  port: number;
+  /** Spawn to the first HTTP answer, in ms. */
+  readyMs: number;
+  memory(): Promise<InstanceMemory>;
+  stop(): Promise<void>;
+}
+
+export interface Comparator {
+  name: ComparatorName;
+  label: string;
+  /** The accelerator the figures are taken with: 'tcg' or 'kvm' for VMs, 'native' otherwise. */
+  accel: Accel | 'native';
+  /** What an instance is made from: kernel + initrd, the container's rootfs, the binary. */
+  imageBytes: number;
+  start(): Promise<Instance>;
+  dispose(): Promise<void>;
+}
+
+export interface ComparatorContext {
+  /** apps/httpd. */
+  httpd: string;
+  /** The document root every instance serves (its /stats is what "ready" asks for). */
+  docroot: string;
+  accel: Accel;
+  /** Guest RAM of the VMs. */
+  vmMemBytes: number;
+  /** Where bundles and state go; removed by dispose. */
+  workDir: string;
+}
+
+/** undefined when this comparator can run here, else why not. */
+export async function unavailable(name: ComparatorName): Promise<string | undefined> {
+  if (name === 'container-runc') {
+    if (process.getuid?.() !== 0) return 'runc needs root here';
+    if (!existsSync('/sys/fs/cgroup/memory')) return 'no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory';
+    try {
+      await promisify(execFile)('runc', ['--version']);
+    } catch {
+      return 'runc is missing: apt-get install runc (bash scripts/setup.sh does)';
+    }
+  }
+  return undefined;
+}
+
+export async function makeComparator(name: ComparatorName, ctx: ComparatorContext): Promise<Comparator> {
+  switch (name) {
+    case 'unikernel':
+    case 'unikernel-fast':
+      return unikernel(ctx, name === 'unikernel-fast');
+    case 'container-runc':
+      return runcContainer(ctx);
+    case 'native':
+      return native(ctx);
+  }
+}
+
+async function unikernel(ctx: ComparatorContext, fast: boolean): Promise<Comparator> {
+  const image: Image = await cachedImage({
+    elf: ctx.httpd,
+    files: [{ host: ctx.docroot, guest: '/www' }],
+    ...(fast ? { specialize: { fast: true } } : {}),
+  });
+  const m = image.manifest;
+  const flags = [...new Set([...(m.security?.flags ?? []), ...(m.flags ?? [])])] as KernelFlag[];
+  return {
+    name: fast ? 'unikernel-fast' : 'unikernel',
+    label: fast ? 'unikit unikernel, fast mode (rewritten syscalls)' : 'unikit unikernel, isolated mode',
+    accel: ctx.accel,
+    imageBytes: statSync(image.kernelPath).size + statSync(image.initrdPath).size,
+    async start() {
+      const port = await freePort();
+      const abort = new AbortController();
+      let out = '';
+      const t0 = performance.now();
+      const done = runVm({
+        kernel: image.kernelPath,
+        initrd: image.initrdPath,
+        prog: m.app.path,
+        argv: [m.app.path, '80', '/www'],
+        memory: ctx.vmMemBytes,
+        accel: ctx.accel,
+        flags,
+        network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
+        signal: abort.signal,
+        onStdout: (b) => void (out += b.toString()),
+        onStderr: (b) => void (out += b.toString()),
+      });
+      const failed = done.then((r) => {
+        throw new Error(`httpd's VM ended (status ${r.status}) before it answered: ${out.slice(0, 300)}`);
+      });
+      failed.catch(() => undefined);
+      try {
+        await waitForHttp('127.0.0.1', port, { failed });
+      } catch (e) {
+        abort.abort();
+        await done.catch(() => undefined);
+        throw e;
+      }
+      const readyMs = performance.now() - t0;
+      let qemuPid: number | undefined;
+      return {
+        host: '127.0.0.1',
+        port,
+        readyMs,
+        async memory() {
+          qemuPid ??= findPid(`hostfwd=tcp:127.0.0.1:${port}-:80`);
+          return { pssBytes: qemuPid === undefined ? undefined : pssBytes(qemuPid) };
+        },
+        async stop() {
+          abort.abort();
+          await done.catch(() => undefined);
+        },
+      };
+    },
+    async dispose() {},
+  };
+}
+
+async function runcContainer(ctx: ComparatorContext): Promise<Comparator> {
+  const base = join(ctx.workDir, 'runc');
+  const state = join(base, 'state');
+  mkdirSync(state, { recursive: true });
+  const rootfsBytes = writeBundle(join(base, 'image'), {
+    program: ctx.httpd,
+    name: 'httpd',
+    args: ['/httpd'],
+    dirs: [{ host: ctx.docroot, guest: '/www' }],
+    cgroupsPath: '/unused',
+  });
+  const rootPath = join(base, 'image', 'rootfs');
+  const parent = `unikit-bench-${process.pid}`;
+  const run = promisify(execFile);
+  let serial = 0;
+  return {
+    name: 'container-runc',
+    label: 'runc container (OCI bundle, host network)',
+    accel: 'native',
+    imageBytes: rootfsBytes,
+    async start() {
+      const port = await freePort();
+      const id = `${parent}-${++serial}`;
+      const bundle = join(base, id);
+      const cgroupsPath = `/${parent}/${id}`;
+      mkdirSync(bundle, { recursive: true });
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: ['/httpd', String(port), '/www'], cgroupsPath, rootPath })));
+      const t0 = performance.now();
+      const child: ChildProcess = spawn('runc', ['--root', state, 'run', '-d', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', r)); // not 'close': the container keeps runc's stderr
+      const failed = exited.then((code) => {
+        if (code !== 0) throw new Error(`runc run ${id} failed (status ${String(code)}): ${err.trim()}`);
+        return new Promise<never>(() => undefined);
+      });
+      failed.catch(() => undefined);
+      const stop = async (): Promise<void> => {
+        await run('runc', ['--root', state, 'kill', id, 'KILL']).catch(() => undefined);
+        for (let i = 0; i < 50; i++) {
+          const r = await run('runc', ['--root', state, 'delete', '-f', id]).then(() => true, () => false);
+          if (r) break;
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        rmSync(bundle, { recursive: true, force: true });
+      };
+      try {
+        await waitForHttp('127.0.0.1', port, { failed });
+      } catch (e) {
+        await exited;
+        await stop();
+        throw e;
+      }
+      const readyMs = performance.now() - t0;
+      await exited;
+      let pid: number | undefined;
+      return {
+        host: '127.0.0.1',
+        port,
+        readyMs,
+        async memory() {
+          if (pid === undefined) {
+            const { stdout } = await run('runc', ['--root', state, 'state', id]);
+            pid = (JSON.parse(stdout) as { pid: number }).pid;
+          }
+          return { pssBytes: pssBytes(pid), cgroupBytes: cgroupMemoryBytes(cgroupsPath) };
+        },
+        stop,
+      };
+    },
+    async dispose() {
+      // runc delete removes each container's cgroup; the parent is ours to remove, in every hierarchy.
+      for (const controller of readdirSync('/sys/fs/cgroup')) {
+        try {
+          rmdirSync(join('/sys/fs/cgroup', controller, parent));
+        } catch {
+          // not created in this hierarchy, or not empty
+        }
+      }
+    },
+  };
+}
+
+async function native(ctx: ComparatorContext): Promise<Comparator> {
+  return {
+    name: 'native',
+    label: 'native host process',
+    accel: 'native',
+    imageBytes: statSync(ctx.httpd).size,
+    async start() {
+      const port = await freePort();
+      const t0 = performance.now();
+      const child = spawn(ctx.httpd, [String(port), ctx.docroot], { stdio: 'ignore' });
+      const closed = new Promise<void>((r) => child.once('close', () => r()));
+      const failed = closed.then(() => {
+        throw new Error('httpd ended before it answered');
+      });
+      failed.catch(() => undefined);
+      await waitForHttp('127.0.0.1', port, { failed });
+      const readyMs = performance.now() - t0;
+      return {
+        host: '127.0.0.1',
+        port,
+        readyMs,
+        async memory() {
+          return { pssBytes: child.pid === undefined ? undefined : pssBytes(child.pid) };
+        },
+        async stop() {
+          child.kill('SIGKILL');
+          await closed;
+        },
+      };
+    },
+    async dispose() {},
+  };
+}
+
+/** A scratch directory for one bench run. */
+export function benchWorkDir(): string {
+  return mkdtempSync(join(tmpdir(), 'unikit-bench-'));
+}
+
