@@ -13,6 +13,9 @@
 #define UNIKIT_PORT_STDERR 0x2f8    /* 8250 COM2: the program's fd 2, raw bytes */
 #define UNIKIT_PORT_KLOG 0xe9       /* isa-debugcon: kernel log, text lines */
 #define UNIKIT_PORT_EXIT 0xf4       /* isa-debug-exit, iosize 4: ends the VM */
+#define UNIKIT_PORT_CONTROL 0x3e8   /* 8250 COM3, with the "control" flag: requests from the host */
+#define UNIKIT_CONTROL_IRQ 5        /* its interrupt line (ISA IRQ = IOAPIC pin) */
+#define UNIKIT_CONTROL_TERMINATE 84 /* 'T' received: the program gets SIGTERM (default: exit 143) */
 
 /* Statuses `unikit run` exits with besides the program's own 0..255. */
 #define UNIKIT_STATUS_HOST_ERROR 125  /* unikit or QEMU failed, or the kernel panicked */

@@ -81,6 +81,8 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             return cfg->ro = true;
         if (IS("execdata"))
             return cfg->execdata = true;
+        if (IS("control"))
+            return cfg->control = true;
         if (IS("trace"))
             return cfg->trace = true;
         kprintf("unikit: command line: unknown flag '%.*s' ignored\n", (int)klen, key);

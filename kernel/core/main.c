@@ -132,6 +132,8 @@ noreturn void kmain(uint32_t start_info_pa) {
         network_configure(&cfg);   /* the NIC is probed on the first socket call */
 
     phase("root filesystem ready");
+    if (cfg.control)
+        control_init();
     struct loaded_program prog;
     if (load_program(&cfg, &prog))
         load_error();

@@ -11,7 +11,7 @@ struct boot_config {
     char *ip, *gw, *dns;     /* the network interface's address (ip= takes a.b.c.d/len) */
     uint64_t tsc_khz, realtime_ns;
     uint8_t seed[32];
-    bool have_seed, verbose, strict, fast, aslr, wx, ro, trace, execdata;
+    bool have_seed, verbose, strict, fast, aslr, wx, ro, trace, execdata, control;
 };
 
 /* Parses a copy of the command line; a problem is a "unikit: " line and a false return. */

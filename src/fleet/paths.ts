@@ -40,6 +40,8 @@ export interface InstanceFiles {
   klogPrev: string;
   qemuLog: string;
   qmp: string;
+  /** The guest's control UART (docs/guest-abi.md): stop requests go here. */
+  control: string;
 }
 
 export function instanceFiles(p: FleetPaths, id: string): InstanceFiles {
@@ -52,6 +54,7 @@ export function instanceFiles(p: FleetPaths, id: string): InstanceFiles {
     klogPrev: join(dir, 'klog.prev.log'),
     qemuLog: join(dir, 'qemu.log'),
     qmp: join(dir, 'qmp.sock'),
+    control: join(dir, 'control.sock'),
   };
 }
 

@@ -10,9 +10,11 @@
  * only shared thing is the slot counter that bounds parallel boots.
  */
 import type { ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { UNIKIT_ABI } from '../abi/index.js';
 import { type Accel, QmpClient, launchDetached } from '../vmm/index.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
@@ -247,6 +249,7 @@ export class Supervisor {
         klogFile: f.klog,
         qemuLogFile: f.qemuLog,
         qmpSocket: f.qmp,
+        controlSocket: f.control,
         name: row.name,
         tbSizeMiB: this.o.tbSizeMiB,
         network: row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
@@ -416,7 +419,9 @@ export class Supervisor {
 
   private async stopLive(live: Live, graceSec: number): Promise<void> {
     if (graceSec > 0) {
-      await this.qmpCommand(live, 'system_powerdown');
+      // The guest hears stop requests on its control UART; an instance started before it had
+      // one, or a QEMU that no longer answers, falls through to quit and kill after the grace.
+      await requestTerminate(instanceFiles(this.o.paths, live.id).control);
       await Promise.race([live.exited, sleep(graceSec * 1000)]);
     }
     if (!live.ended) {
@@ -615,6 +620,10 @@ export class Supervisor {
 /** Status, reason and detail of a QEMU that ended; "@exit" is the authority when present. */
 function describeEnd(live: Live, how: ExitHow, marker: { status: number; reason: string } | undefined, qemuLog: string):
   { state: InstanceState; exitStatus: number; exitReason: string; exitDetail: string | null } {
+  // A program that ended on the stop request (SIGTERM through the control UART) was stopped.
+  if (marker && live.stopRequested && marker.status === 143) {
+    return { state: 'exited', exitStatus: 143, exitReason: 'stopped', exitDetail: 'the program took SIGTERM' };
+  }
   if (marker) return { state: 'exited', exitStatus: marker.status, exitReason: marker.reason, exitDetail: null };
   if (live.stopRequested) {
     return live.killed
@@ -664,3 +673,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** Writes the terminate request to a guest's control socket; false when nobody listens. */
+function requestTerminate(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection(socketPath);
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.end(Buffer.from([UNIKIT_ABI.CONTROL_TERMINATE]), () => done(true)));
+  });
+}

@@ -38,7 +38,7 @@ export function decodeValue(encoded: string): string {
 }
 
 /** Kernel command-line flags (docs/guest-abi.md): hardening and execution modes. */
-export type KernelFlag = 'verbose' | 'strict' | 'fast' | 'aslr' | 'wx' | 'ro' | 'trace' | 'execdata';
+export type KernelFlag = 'verbose' | 'strict' | 'fast' | 'aslr' | 'wx' | 'ro' | 'trace' | 'execdata' | 'control';
 
 export interface BootParams {
   prog: string;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Accel } from './accel.js';
+import { UNIKIT_ABI } from '../abi/index.js';
 import { buildCmdline } from './cmdline.js';
 import { nicArgs, userNetdev } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
@@ -41,6 +42,8 @@ export interface DetachedVmOptions {
   qemuLogFile: string;
   /** The QMP server socket QEMU creates. */
   qmpSocket: string;
+  /** The control UART's socket QEMU creates (docs/guest-abi.md): write 'T' to stop the program. */
+  controlSocket?: string;
   /** The guest's name (QEMU -name). */
   name: string;
   /** TCG translation cache in MiB: small keeps an idle VM small (default 4). */
@@ -64,6 +67,7 @@ export function launchDetached(o: DetachedVmOptions): DetachedVm {
   const cmdline = buildCmdline({
     prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose,
     tscKhz: o.tscKhz, realtimeNs: BigInt(Date.now()) * 1_000_000n, seed: randomBytes(32),
+    flags: o.controlSocket ? ['control'] : [],
   });
   const args = detachedArgs(qemuArgs({
     machine: o.machine ?? 'microvm', accel: o.accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline,
@@ -101,6 +105,10 @@ export function detachedArgs(base: readonly string[], o: DetachedVmOptions): str
     }
   }
   out.push('-qmp', `unix:${chardevPath(o.qmpSocket)},server=on,wait=off`, '-name', chardevPath(o.name));
+  if (o.controlSocket) {
+    out.push('-chardev', `socket,id=ctl,path=${chardevPath(o.controlSocket)},server=on,wait=off`,
+      '-device', `isa-serial,chardev=ctl,iobase=0x${UNIKIT_ABI.PORT_CONTROL.toString(16)},irq=${UNIKIT_ABI.CONTROL_IRQ}`);
+  }
   const net = o.network ?? { mode: 'none' };
   if (net.mode === 'user') out.push(...nicArgs(userNetdev(net.ports)));
   return out;
