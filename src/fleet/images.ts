@@ -4,9 +4,9 @@
  * removed only when no instance is made from them.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IMAGE_FILES, ImageError, loadImage } from '../image/index.js';
+import { IMAGE_FILES, ImageError, SIGNATURE_FILE, loadVerifiedImage } from '../image/index.js';
 import { AmbiguousError, BadRequestError, FleetError, NotFoundError } from './errors.js';
 import type { FleetPaths } from './paths.js';
 import type { ImageRow, Store } from './store.js';
@@ -14,7 +14,8 @@ import type { ImageRow, Store } from './store.js';
 export async function registerImage(store: Store, paths: FleetPaths, dir: string, name?: string): Promise<{ image: ImageRow; created: boolean }> {
   let image;
   try {
-    image = await loadImage(dir);
+    // A signed image must verify (and one whose level signs must be signed) before it is kept.
+    image = (await loadVerifiedImage(dir)).image;
   } catch (e) {
     if (e instanceof ImageError) throw new BadRequestError('path', e.message);
     throw e;
@@ -31,6 +32,7 @@ export async function registerImage(store: Store, paths: FleetPaths, dir: string
   await mkdir(tmp, { recursive: true });
   try {
     for (const f of Object.values(IMAGE_FILES)) await copyFile(join(image.dir, f), join(tmp, f));
+    if (await exists(join(image.dir, SIGNATURE_FILE))) await copyFile(join(image.dir, SIGNATURE_FILE), join(tmp, SIGNATURE_FILE));
     await rm(dest, { recursive: true, force: true });
     await rename(tmp, dest);
   } catch (e) {
@@ -66,4 +68,13 @@ export async function removeImage(store: Store, ref: string): Promise<void> {
   }
   store.deleteImage(img.id);
   await rm(img.dir, { recursive: true, force: true });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { UNIKIT_ABI } from '../abi/index.js';
+import { bootFlags, loadVerifiedImage } from '../image/index.js';
 import { type Accel, QmpClient, launchDetached } from '../vmm/index.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
@@ -235,7 +236,11 @@ export class Supervisor {
       } catch {
         // no stale socket
       }
+      // Verified again at each boot: the stored copy is what boots, and a signature covers the
+      // kernel flags of the image's level.
+      const { image: verified } = await loadVerifiedImage(image.dir);
       launched = launchDetached({
+        flags: bootFlags(verified.manifest),
         kernel: `${image.dir}/kernel.elf`,
         initrd: `${image.dir}/initrd.cpio`,
         prog: image.prog,

@@ -88,6 +88,22 @@ export interface ManifestSecurity {
 }
 
 /** Checks the shape of a parsed manifest.json; `where` names it in errors. */
+/** The kernel flags an image may ask to boot with (docs/guest-abi.md). */
+export const BOOT_FLAGS = ['fast', 'execdata', 'wx', 'aslr', 'ro', 'strict'] as const;
+export type BootFlag = (typeof BOOT_FLAGS)[number];
+
+/** The kernel flags an image boots with: its security level's (covered by its signature) and
+ * those `build --strict/--fast` chose. An unknown flag is refused rather than dropped. */
+export function bootFlags(m: Manifest): BootFlag[] {
+  const all = [...new Set([...(m.security?.flags ?? []), ...(m.flags ?? [])])];
+  for (const f of all) {
+    if (!(BOOT_FLAGS as readonly string[]).includes(f)) {
+      throw new ImageError('IMAGE_BAD_MANIFEST', `the image's kernel flag ${JSON.stringify(f)} is unknown to this unikit`);
+    }
+  }
+  return all as BootFlag[];
+}
+
 export function validateManifest(value: unknown, where: string): Manifest {
   const bad = (what: string): never => {
     throw new ImageError('IMAGE_BAD_MANIFEST', `${where} is not a valid unikit manifest: ${what}`);

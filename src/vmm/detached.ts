@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Accel } from './accel.js';
 import { UNIKIT_ABI } from '../abi/index.js';
-import { buildCmdline } from './cmdline.js';
+import { type KernelFlag, buildCmdline } from './cmdline.js';
 import { nicArgs, userNetdev } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { DEFAULT_QEMU } from './vm.js';
@@ -44,6 +44,8 @@ export interface DetachedVmOptions {
   qmpSocket: string;
   /** The control UART's socket QEMU creates (docs/guest-abi.md): write 'T' to stop the program. */
   controlSocket?: string;
+  /** Kernel flags (the image's security level and build choices). */
+  flags?: readonly KernelFlag[];
   /** The guest's name (QEMU -name). */
   name: string;
   /** TCG translation cache in MiB: small keeps an idle VM small (default 4). */
@@ -67,7 +69,7 @@ export function launchDetached(o: DetachedVmOptions): DetachedVm {
   const cmdline = buildCmdline({
     prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose,
     tscKhz: o.tscKhz, realtimeNs: BigInt(Date.now()) * 1_000_000n, seed: randomBytes(32),
-    flags: o.controlSocket ? ['control'] : [],
+    flags: [...(o.flags ?? []), ...(o.controlSocket ? (['control'] as const) : [])],
   });
   const args = detachedArgs(qemuArgs({
     machine: o.machine ?? 'microvm', accel: o.accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline,

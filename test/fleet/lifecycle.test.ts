@@ -249,3 +249,42 @@ describe('two CLIs at once', () => {
     expect(batch.filter((v) => pids.has(v.pid as number))).toEqual([]);
   });
 });
+
+describe('signed images', () => {
+  it('boots a signed image with its level, and refuses a tampered one at registration and at boot', async () => {
+    if (!images.real) return; // the stand-in guest is not an ELF that `unikit build --level` packs
+    const out = join(imageDir, 'signed');
+    const built = await d.cli(['build', join(imageDir, 'idle-bin'), '--level', 'medium', '--mem', '8M', '-o', out], { timeoutMs: 120_000 });
+    expect(built.status, built.stderr).toBe(0);
+    const signed = await api<ImageView>('POST', '/v1/images', { path: out, name: 'signed-idle' });
+
+    // Booted as its level says: the guest's command line carries the level's flags.
+    const inst = await api<InstanceView>('POST', '/v1/instances', { image: 'signed-idle', name: 'signed-1' });
+    await api('POST', `/v1/instances/${inst.id}/start`);
+    const running = await settled(inst.id, ['running']);
+    const { readFileSync } = await import('node:fs');
+    const cmdline = readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').split('\0');
+    const append = cmdline[cmdline.indexOf('-append') + 1] ?? '';
+    expect(append.split(' ')).toEqual(expect.arrayContaining(['wx', 'aslr', 'control']));
+    await api('DELETE', `/v1/instances/${inst.id}?force=true`);
+
+    // A tampered directory is refused when it is registered...
+    const { appendFileSync, copyFileSync, mkdirSync } = await import('node:fs');
+    const bad = join(imageDir, 'signed-bad');
+    mkdirSync(bad, { recursive: true });
+    for (const f of ['kernel.elf', 'initrd.cpio', 'manifest.json', 'signature.json']) copyFileSync(join(out, f), join(bad, f));
+    appendFileSync(join(bad, 'initrd.cpio'), 'x');
+    const refused = await api('POST', '/v1/images', { path: bad, name: 'tampered' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(FleetError);
+    expect((refused as FleetError).httpStatus).toBe(400);
+
+    // ...and the daemon's own copy is checked again before each boot.
+    appendFileSync(join(d.home, 'fleet', 'images', signed.id, 'initrd.cpio'), 'x');
+    const later = await api<InstanceView>('POST', '/v1/instances', { image: 'signed-idle', name: 'signed-2' });
+    await api('POST', `/v1/instances/${later.id}/start`).catch(() => undefined);
+    const failed = await settled(later.id, ['exited']);
+    expect(failed.exit?.reason).toBe('start-failed');
+    expect(failed.exit?.detail ?? '').toMatch(/signature|tamper|verif/i);
+    await api('DELETE', `/v1/instances/${later.id}?force=true`);
+  }, 180_000);
+});

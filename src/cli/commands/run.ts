@@ -3,8 +3,8 @@
  * with its status. An ELF is packed into a cached image first.
  */
 import { stat } from 'node:fs/promises';
-import { type Image, ImageError, cachedImage, checkMemory, loadVerifiedImage } from '../../image/index.js';
-import { type AccelRequest, type KernelFlag, type Machine, type VmResult, runVm } from '../../vmm/index.js';
+import { type Image, ImageError, bootFlags, cachedImage, checkMemory, loadVerifiedImage } from '../../image/index.js';
+import { type AccelRequest, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, networkFromOptions } from '../network-options.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
@@ -78,7 +78,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     env: envOut,
     cwd: m.cwd,
     memory: mem ?? m.memory,
-    flags: securityFlags([...new Set([...(m.security?.flags ?? []), ...(m.flags ?? [])])]),
+    flags: bootFlags(m),
     accel,
     machine,
     network,
@@ -97,16 +97,6 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     io.message(`unikit: ${boot}, total ${t.totalMs.toFixed(1)} ms (QEMU spawn to exit, ${result.accel}, ${result.machine})`);
   }
   return result.status;
-}
-
-const SECURITY_FLAGS: readonly KernelFlag[] = ['fast', 'execdata', 'wx', 'aslr', 'ro', 'strict'];
-
-/** The kernel flags of the image's security level (manifest.security.flags, covered by its signature). */
-function securityFlags(flags: readonly string[] | undefined): KernelFlag[] {
-  for (const f of flags ?? []) {
-    if (!(SECURITY_FLAGS as readonly string[]).includes(f)) throw new ImageError('IMAGE_BAD_MANIFEST', `the image's security flag ${JSON.stringify(f)} is unknown to this unikit`);
-  }
-  return [...(flags ?? [])] as KernelFlag[];
 }
 
 /** The image's environment with the command line's entries replacing same-named ones. */
