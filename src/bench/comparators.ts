@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { type Image, cachedImage } from '../image/index.js';
+import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxQemuArgs } from '../image/index.js';
 import { type Accel, type KernelFlag, runVm } from '../vmm/index.js';
 import { freePort, waitForHttp } from './http.js';
 import { ociConfig, writeBundle } from './oci.js';
 import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
 
-export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'container-runc' | 'native';
-export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'container-runc', 'native'];
+export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'native';
+export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'native'];
 
 export interface InstanceMemory {
   /** PSS of the host process that is the instance (QEMU, the container's process, the native process). */
@@ -79,6 +79,8 @@ export async function makeComparator(name: ComparatorName, ctx: ComparatorContex
     case 'unikernel':
     case 'unikernel-fast':
       return unikernel(ctx, name === 'unikernel-fast');
+    case 'linux-microvm':
+      return linuxMicrovm(ctx);
     case 'container-runc':
       return runcContainer(ctx);
     case 'native':
@@ -142,6 +144,51 @@ async function unikernel(ctx: ComparatorContext, fast: boolean): Promise<Compara
           abort.abort();
           await done.catch(() => undefined);
         },
+      };
+    },
+    async dispose() {},
+  };
+}
+
+/** The same httpd as PID 1 of Debian's cloud kernel, q35 + virtio-net-pci, user networking, same QEMU and accelerator. */
+async function linuxMicrovm(ctx: ComparatorContext): Promise<Comparator> {
+  const image = await buildLinuxImage({ elf: ctx.httpd, outDir: join(ctx.workDir, 'linux'), args: ['80', '/www'], files: [{ host: ctx.docroot, guest: '/www' }] });
+  return {
+    name: 'linux-microvm',
+    label: `Linux microVM (${image.kernelPackage}, q35, virtio-net-pci, ${LINUX_DEFAULT_MEMORY >> 20} MiB)`,
+    accel: ctx.accel,
+    imageBytes: image.bytes,
+    async start() {
+      const port = await freePort();
+      const t0 = performance.now();
+      const child = spawn('qemu-system-x86_64', linuxQemuArgs({ image, accel: ctx.accel, memory: LINUX_DEFAULT_MEMORY, hostfwd: [`tcp:127.0.0.1:${port}-:80`] }), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
+      child.stderr.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
+      const closed = new Promise<void>((r) => child.once('close', () => r()));
+      const failed = closed.then(() => {
+        throw new Error(`the Linux microVM ended before httpd answered: ${out.slice(-600)}`);
+      });
+      failed.catch(() => undefined);
+      const stop = async (): Promise<void> => {
+        child.kill('SIGKILL');
+        await closed;
+      };
+      try {
+        await waitForHttp('127.0.0.1', port, { failed, timeoutMs: 120_000, intervalMs: 10 });
+      } catch (e) {
+        await stop();
+        throw e;
+      }
+      const readyMs = performance.now() - t0;
+      return {
+        host: '127.0.0.1',
+        port,
+        readyMs,
+        async memory() {
+          return { pssBytes: child.pid === undefined ? undefined : pssBytes(child.pid) };
+        },
+        stop,
       };
     },
     async dispose() {},

@@ -10,6 +10,7 @@ import type { BenchResults } from './suite.js';
 const COLORS: Record<ComparatorName, string> = {
   unikernel: '#1f77b4',
   'unikernel-fast': '#17becf',
+  'linux-microvm': '#9467bd',
   'container-runc': '#ff7f0e',
   native: '#2ca02c',
 };
@@ -66,7 +67,7 @@ export function findings(r: BenchResults): string[] {
   const out: string[] = [];
   const uk: ComparatorName = r.comparators.some((c) => c.name === 'unikernel') ? 'unikernel' : 'unikernel-fast';
   const accelOf = (n: ComparatorName): string => r.comparators.find((c) => c.name === n)?.accel ?? '?';
-  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'container-runc': 'the runc container', native: 'the native process' })[n];
+  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'linux-microvm': 'the Linux microVM', 'container-runc': 'the runc container', native: 'the native process' })[n];
   const against = (other: ComparatorName): void => {
     if (!r.comparators.some((c) => c.name === other) || !r.comparators.some((c) => c.name === uk)) return;
     const tag = `(${uk}: ${accelOf(uk)}, ${other}: ${accelOf(other)})`;
@@ -92,8 +93,29 @@ export function findings(r: BenchResults): string[] {
         : `Memory with ${n} instance(s): ${the(uk)} wins: ${mib(a)} per instance against ${the(other)}'s ${mib(b)}.`);
     }
   };
+  against('linux-microvm');
+  out.push(...targets(r));
   against('container-runc');
   against('native');
+  return out;
+}
+
+/** Issue 7's targets against the Linux microVM, same accelerator, one run. */
+export function targets(r: BenchResults): string[] {
+  const out: string[] = [];
+  if (!r.comparators.some((c) => c.name === 'linux-microvm') || !r.comparators.some((c) => c.name === 'unikernel')) return out;
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  const bu = r.boot.unikernel?.p50Ms;
+  const bl = r.boot['linux-microvm']?.p50Ms;
+  if (bu !== undefined && bl !== undefined) out.push(`Target: unikernel start-to-ready at most 0.1x the Linux microVM's: ${(bu / bl).toFixed(3)}x, ${verdict(bu <= 0.1 * bl)}.`);
+  const n1 = r.settings.instances[0];
+  const mu = n1 === undefined ? undefined : instanceMemory(r, 'unikernel', n1);
+  const ml = n1 === undefined ? undefined : instanceMemory(r, 'linux-microvm', n1);
+  if (mu !== undefined && ml !== undefined) out.push(`Target: unikernel memory per instance at most half the Linux microVM's (N=${n1}): ${(mu / ml).toFixed(3)}x, ${verdict(mu <= 0.5 * ml)}.`);
+  for (const p of r.latency.unikernel ?? []) {
+    const q = r.latency['linux-microvm']?.find((x) => x.n === p.n);
+    if (q) out.push(`Target: unikernel requests/s at least the Linux microVM's (/compute?n=${p.n}): ${rps(p.requestsPerS)} against ${rps(q.requestsPerS)}, ${verdict(p.requestsPerS >= q.requestsPerS)}.`);
+  }
   return out;
 }
 

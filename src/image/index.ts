@@ -21,3 +21,8 @@ export {
   ImageError, MissingFileError, SegmentsDontFitError, MemTooSmallError, NoKernelError, formatBytes, formatSize,
 } from './errors.js';
 export type { ImageErrorCode } from './errors.js';
+export {
+  buildLinuxImage, linuxKernel, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules, LinuxKernelError,
+  LINUX_DEFAULT_MEMORY, LINUX_NET_MODULES, LINUX_IMAGE_FORMAT,
+} from './linux.js';
+export type { LinuxImage, LinuxImageOptions, LinuxKernel } from './linux.js';

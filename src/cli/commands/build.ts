@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { type Manifest, type ManifestSecurity, buildImage, formatBytes, signImage, signingKey } from '../../image/index.js';
+import { type Manifest, type ManifestSecurity, LINUX_DEFAULT_MEMORY, buildImage, buildLinuxImage, formatBytes, signImage, signingKey } from '../../image/index.js';
 import { readProfile } from '../../trace/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
@@ -27,6 +27,7 @@ export const BUILD_OPTIONS = [
   { name: 'force', kind: 'flag' },
   { name: 'fast', kind: 'flag' },
   { name: 'profile', kind: 'value' },
+  { name: 'kernel', kind: 'value' },
   ...NETWORK_OPTIONS,
 ] as const;
 
@@ -35,6 +36,9 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
   const elf = onePositional('build', p, 'the program to pack: unikit build <elf>');
   const mem = p.values.get('mem');
   const outDir = resolve(p.values.get('out') ?? `${basename(elf)}.unikit`);
+  const kernel = p.values.get('kernel') ?? 'unikit';
+  if (kernel === 'linux') return buildLinuxCommand(elf, outDir, p.lists.get('file') ?? [], p.rest ?? [], io);
+  if (kernel !== 'unikit') throw new UsageError(`--kernel ${JSON.stringify(kernel)}: use unikit (the default) or linux`);
   const network = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], 'microvm');
   const plan = planSecurityOptions(p.values.get('level'), p.lists.get('override') ?? []);
   const security: ManifestSecurity | undefined = plan && {
@@ -101,4 +105,15 @@ function warnings(m: Manifest): string[] {
     out.push(`fast mode: ${m.fast.kept.length} syscall site${m.fast.kept.length === 1 ? '' : 's'} keep trapping (\`unikit inspect\` says why)`);
   }
   return out;
+}
+
+/**
+ * --kernel linux: the program as PID 1 of an initramfs for Debian's cloud kernel (src/image/linux.ts),
+ * for comparison with the unikernel (unikit bench). The image directory holds vmlinuz,
+ * initramfs.cpio and linux.json; `unikit run` does not boot it yet.
+ */
+async function buildLinuxCommand(elf: string, outDir: string, files: string[], args: string[], io: { out: (s: string) => void }): Promise<number> {
+  const image = await buildLinuxImage({ elf, outDir, args, files: files.map(parseFileSpec) });
+  io.out(`built ${image.dir}: ${basename(elf)} as PID 1 of ${image.kernelPackage}'s initramfs, ${formatBytes(image.bytes)} (vmlinuz + initramfs); boot it on q35 with virtio-net-pci and -m ${LINUX_DEFAULT_MEMORY >> 20}M (unikit bench does)\n`);
+  return 0;
 }
