@@ -10,6 +10,8 @@ APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
   wrk
   # unikit bench compares against a runc container (runc 1.1.5 from Debian)
   runc
+  # ... and runs the container and native cases under qemu-x86_64 too (TCG in user mode)
+  qemu-user-static
   # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched
   g++ python3)
 # The floor guest and the test stand-in guests are 32-bit PVH entries: gcc -m32 -c on assembly

@@ -111,11 +111,12 @@ describe('bench: pure parts', () => {
 });
 
 describe('bench: comparators on this host', () => {
-  it('runs the boot suite for the native process and (when runc works here) a runc container', { timeout: 30_000 }, async () => {
+  it('runs the boot and memory suites for the native process, and (when installed) under qemu-user and in a runc container', { timeout: 30_000 }, async () => {
     const runc = await unavailable('container-runc');
+    const qemuUser = await unavailable('native-qemu-user');
     const r = await runBench({
       suites: ['boot', 'memory'],
-      comparators: runc ? ['native'] : ['native', 'container-runc'],
+      comparators: [...(runc ? [] : ['container-runc' as const]), ...(qemuUser ? [] : ['native-qemu-user' as const]), 'native'],
       accel: 'tcg',
       httpd: artifacts.app('httpd'),
       runs: 2,
@@ -128,6 +129,10 @@ describe('bench: comparators on this host', () => {
     expect(r.skipped).toEqual([]);
     expect(r.boot.native?.samplesMs).toHaveLength(2);
     expect(r.memory.native?.[0]?.pssPerInstanceBytes).toBeGreaterThan(0);
+    if (!qemuUser) {
+      expect(r.boot['native-qemu-user']?.p50Ms).toBeGreaterThan(0);
+      expect(r.comparators.find((c) => c.name === 'native-qemu-user')?.accel).toBe('tcg-user');
+    }
     if (!runc) {
       expect(r.boot['container-runc']?.p50Ms).toBeGreaterThan(0);
       expect(r.memory['container-runc']?.[0]?.cgroupPerInstanceBytes).toBeGreaterThan(0);

@@ -7,7 +7,7 @@
  * on the host CPU ("native").
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,8 +18,16 @@ import { freePort, waitForHttp } from './http.js';
 import { ociConfig, writeBundle } from './oci.js';
 import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
 
-export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'native';
-export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'native'];
+export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'native' | 'container-runc-qemu-user' | 'native-qemu-user';
+export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'native', 'container-runc-qemu-user', 'native-qemu-user'];
+
+/**
+ * qemu-user-static's x86-64 emulator: the container and native cases run under it too, so that
+ * they pay binary translation (TCG in user mode) as the VMs do where there is no KVM.
+ */
+export const QEMU_USER = '/usr/bin/qemu-x86_64-static';
+/** The accelerator label of the qemu-user comparators. */
+export const QEMU_USER_ACCEL = 'tcg-user';
 
 export interface InstanceMemory {
   /** PSS of the host process that is the instance (QEMU, the container's process, the native process). */
@@ -40,8 +48,8 @@ export interface Instance {
 export interface Comparator {
   name: ComparatorName;
   label: string;
-  /** The accelerator the figures are taken with: 'tcg' or 'kvm' for VMs, 'native' otherwise. */
-  accel: Accel | 'native';
+  /** The accelerator the figures are taken with: 'tcg' or 'kvm' for VMs, 'tcg-user' under qemu-user, 'native' otherwise. */
+  accel: Accel | 'native' | typeof QEMU_USER_ACCEL;
   /** What an instance is made from: kernel + initrd, the container's rootfs, the binary. */
   imageBytes: number;
   start(): Promise<Instance>;
@@ -62,7 +70,8 @@ export interface ComparatorContext {
 
 /** undefined when this comparator can run here, else why not. */
 export async function unavailable(name: ComparatorName): Promise<string | undefined> {
-  if (name === 'container-runc') {
+  if (name.endsWith('-qemu-user') && !existsSync(QEMU_USER)) return `${QEMU_USER} is missing: apt-get install qemu-user-static (bash scripts/setup.sh does)`;
+  if (name.startsWith('container-runc')) {
     if (process.getuid?.() !== 0) return 'runc needs root here';
     if (!existsSync('/sys/fs/cgroup/memory')) return 'no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory';
     try {
@@ -85,6 +94,10 @@ export async function makeComparator(name: ComparatorName, ctx: ComparatorContex
       return runcContainer(ctx);
     case 'native':
       return native(ctx);
+    case 'container-runc-qemu-user':
+      return runcContainer(ctx, QEMU_USER);
+    case 'native-qemu-user':
+      return native(ctx, QEMU_USER);
   }
 }
 
@@ -195,8 +208,8 @@ async function linuxMicrovm(ctx: ComparatorContext): Promise<Comparator> {
   };
 }
 
-async function runcContainer(ctx: ComparatorContext): Promise<Comparator> {
-  const base = join(ctx.workDir, 'runc');
+async function runcContainer(ctx: ComparatorContext, qemuUser?: string): Promise<Comparator> {
+  const base = join(ctx.workDir, qemuUser ? 'runc-qemu-user' : 'runc');
   const state = join(base, 'state');
   mkdirSync(state, { recursive: true });
   const rootfsBytes = writeBundle(join(base, 'image'), {
@@ -207,21 +220,23 @@ async function runcContainer(ctx: ComparatorContext): Promise<Comparator> {
     cgroupsPath: '/unused',
   });
   const rootPath = join(base, 'image', 'rootfs');
-  const parent = `unikit-bench-${process.pid}`;
+  if (qemuUser) copyFileSync(qemuUser, join(rootPath, 'qemu-x86_64'));
+  const rootBytes = rootfsBytes + (qemuUser ? statSync(qemuUser).size : 0);
+  const parent = `unikit-bench-${process.pid}${qemuUser ? '-qemu-user' : ''}`;
   const run = promisify(execFile);
   let serial = 0;
   return {
-    name: 'container-runc',
-    label: 'runc container (OCI bundle, host network)',
-    accel: 'native',
-    imageBytes: rootfsBytes,
+    name: qemuUser ? 'container-runc-qemu-user' : 'container-runc',
+    label: `runc container (OCI bundle, host network)${qemuUser ? ', httpd under qemu-x86_64 user-mode emulation' : ''}`,
+    accel: qemuUser ? QEMU_USER_ACCEL : 'native',
+    imageBytes: rootBytes,
     async start() {
       const port = await freePort();
       const id = `${parent}-${++serial}`;
       const bundle = join(base, id);
       const cgroupsPath = `/${parent}/${id}`;
       mkdirSync(bundle, { recursive: true });
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: ['/httpd', String(port), '/www'], cgroupsPath, rootPath })));
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: [...(qemuUser ? ['/qemu-x86_64'] : []), '/httpd', String(port), '/www'], cgroupsPath, rootPath })));
       const t0 = performance.now();
       const child: ChildProcess = spawn('runc', ['--root', state, 'run', '-d', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
@@ -278,16 +293,18 @@ async function runcContainer(ctx: ComparatorContext): Promise<Comparator> {
   };
 }
 
-async function native(ctx: ComparatorContext): Promise<Comparator> {
+async function native(ctx: ComparatorContext, qemuUser?: string): Promise<Comparator> {
   return {
-    name: 'native',
-    label: 'native host process',
-    accel: 'native',
-    imageBytes: statSync(ctx.httpd).size,
+    name: qemuUser ? 'native-qemu-user' : 'native',
+    label: qemuUser ? 'host process under qemu-x86_64 user-mode emulation' : 'native host process',
+    accel: qemuUser ? QEMU_USER_ACCEL : 'native',
+    imageBytes: statSync(ctx.httpd).size + (qemuUser ? statSync(qemuUser).size : 0),
     async start() {
       const port = await freePort();
       const t0 = performance.now();
-      const child = spawn(ctx.httpd, [String(port), ctx.docroot], { stdio: 'ignore' });
+      const child = qemuUser
+        ? spawn(qemuUser, [ctx.httpd, String(port), ctx.docroot], { stdio: 'ignore' })
+        : spawn(ctx.httpd, [String(port), ctx.docroot], { stdio: 'ignore' });
       const closed = new Promise<void>((r) => child.once('close', () => r()));
       const failed = closed.then(() => {
         throw new Error('httpd ended before it answered');

@@ -13,6 +13,8 @@ const COLORS: Record<ComparatorName, string> = {
   'linux-microvm': '#9467bd',
   'container-runc': '#ff7f0e',
   native: '#2ca02c',
+  'container-runc-qemu-user': '#d62728',
+  'native-qemu-user': '#8c564b',
 };
 
 const mib = (b: number | undefined): string => (b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MiB`);
@@ -67,7 +69,7 @@ export function findings(r: BenchResults): string[] {
   const out: string[] = [];
   const uk: ComparatorName = r.comparators.some((c) => c.name === 'unikernel') ? 'unikernel' : 'unikernel-fast';
   const accelOf = (n: ComparatorName): string => r.comparators.find((c) => c.name === n)?.accel ?? '?';
-  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'linux-microvm': 'the Linux microVM', 'container-runc': 'the runc container', native: 'the native process' })[n];
+  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'linux-microvm': 'the Linux microVM', 'container-runc': 'the runc container', native: 'the native process', 'container-runc-qemu-user': 'the runc container under qemu-user', 'native-qemu-user': 'the native process under qemu-user' })[n];
   const against = (other: ComparatorName): void => {
     if (!r.comparators.some((c) => c.name === other) || !r.comparators.some((c) => c.name === uk)) return;
     const tag = `(${uk}: ${accelOf(uk)}, ${other}: ${accelOf(other)})`;
@@ -81,7 +83,8 @@ export function findings(r: BenchResults): string[] {
     for (const p of r.latency[uk] ?? []) {
       const q = r.latency[other]?.find((x) => x.n === p.n);
       if (!q) continue;
-      const who = q.requestsPerS > p.requestsPerS ? `${the(other)} wins` : `${the(uk)} wins`;
+      const tie = Math.abs(q.requestsPerS - p.requestsPerS) / Math.max(q.requestsPerS, p.requestsPerS) < 0.05;
+      const who = tie ? 'about equal (within 5%)' : q.requestsPerS > p.requestsPerS ? `${the(other)} wins` : `${the(uk)} wins`;
       out.push(`/compute?n=${p.n}: ${who}: ${rps(q.requestsPerS)} req/s (p99 ${ms(q.p99Ms)}) for ${the(other)} against ${rps(p.requestsPerS)} req/s (p99 ${ms(p.p99Ms)}) for ${the(uk)} ${tag}.`);
     }
     for (const n of r.settings.instances) {
@@ -97,6 +100,7 @@ export function findings(r: BenchResults): string[] {
   out.push(...targets(r));
   against('container-runc');
   against('native');
+  against('container-runc-qemu-user');
   return out;
 }
 
