@@ -12,6 +12,8 @@ APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
   runc
   # ... and runs the container and native cases under qemu-x86_64 too (TCG in user mode)
   qemu-user-static
+  # src/bench/report-browser.test.ts renders the bench report in headless Chromium (playwright-core)
+  chromium
   # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched
   g++ python3)
 # The floor guest and the test stand-in guests are 32-bit PVH entries: gcc -m32 -c on assembly

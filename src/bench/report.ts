@@ -134,10 +134,10 @@ interface Series {
 
 /** A line chart (log scales optional) as an <svg> element. */
 function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], o: { logX?: boolean; logY?: boolean; bars?: boolean } = {}): string {
-  const W = 640;
+  const W = 760;
   const H = 320;
   const L = 70;
-  const R = 160;
+  const R = 230;
   const T = 30;
   const B = 50;
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y) && p.y > 0);
@@ -152,7 +152,11 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
   const y0 = o.logY ? Math.floor(Math.min(...ys)) : 0;
   let y1 = o.logY ? Math.ceil(Math.max(...ys)) : Math.max(...ys) * 1.1;
   if (y1 === y0) y1 = y0 + 1;
-  const px = (v: number): number => L + ((tx(v) - x0) / (x1 - x0)) * (W - L - R);
+  const xTicks = [...new Set(all.map((p) => p.x))].sort((a, b) => a - b);
+  // bars: one evenly spaced group per x value (categories), so that no group leaves the plot
+  const px = (v: number): number => o.bars
+    ? L + ((xTicks.indexOf(v) + 0.5) / xTicks.length) * (W - L - R)
+    : L + 20 + ((tx(v) - x0) / (x1 - x0)) * (W - L - R - 40);
   const py = (v: number): number => H - B - ((ty(v) - y0) / (y1 - y0)) * (H - T - B);
   const parts: string[] = [];
   parts.push(`<text x="${W / 2 - R / 2}" y="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
@@ -163,7 +167,6 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
     const y = H - B - ((H - T - B) * i) / 4;
     parts.push(`<line x1="${L - 4}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/><text x="${L - 6}" y="${y + 4}" text-anchor="end" font-size="11">${label >= 100 ? label.toFixed(0) : label.toPrecision(2)}</text>`);
   }
-  const xTicks = [...new Set(all.map((p) => p.x))].sort((a, b) => a - b);
   for (const v of xTicks) parts.push(`<text x="${px(v)}" y="${H - B + 16}" text-anchor="middle" font-size="11">${v}</text>`);
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
   parts.push(`<text x="14" y="${(T + H - B) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(T + H - B) / 2})">${esc(yLabel)}</text>`);
@@ -185,9 +188,9 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
 /** Start-to-ready samples as a strip chart: one row per comparator, log time axis. */
 function bootChart(r: BenchResults): string {
   const rows = r.comparators.filter((c) => r.boot[c.name]);
-  const W = 640;
-  const L = 130;
-  const R = 20;
+  const W = 760;
+  const L = 230;
+  const R = 30;
   const rowH = 36;
   const H = 60 + rows.length * rowH;
   const samples = rows.flatMap((c) => r.boot[c.name]?.samplesMs ?? []).filter((x) => x > 0);
@@ -250,7 +253,7 @@ export function htmlReport(r: BenchResults, command?: string): string {
     r.comparators.some((c) => r.boot[c.name]) ? bootChart(r) : '',
     latency.length ? lineChart(`Latency p50 vs request weight [VMs: ${r.accel}]`, '/compute?n= (log)', 'p50 latency, ms (log)', latency, { logX: true, logY: true }) : '',
     throughput.length ? lineChart(`Requests/s vs request weight [VMs: ${r.accel}]`, '/compute?n= (log)', 'requests/s (log)', throughput, { logX: true, logY: true }) : '',
-    memory.length ? lineChart(`Memory per instance vs N [VMs: ${r.accel}]`, 'simultaneous instances N', 'MiB per instance', memory, { bars: true }) : '',
+    memory.length ? lineChart(`Memory per instance vs N [VMs: ${r.accel}]`, 'simultaneous instances N', 'MiB per instance (log)', memory, { bars: true, logY: true }) : '',
   ].filter((s) => s !== '');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>unikit bench</title>
@@ -258,7 +261,9 @@ export function htmlReport(r: BenchResults, command?: string): string {
 </head><body>
 ${mdToHtml(markdownSummary(r, command))}
 <h2>Charts</h2>
+<div id="charts">
 ${charts.join('\n')}
+</div>
 <h2>Raw results</h2>
 <pre id="results">${esc(JSON.stringify(r, null, 1))}</pre>
 </body></html>
