@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { type WrkResult, wrk as runWrk } from '../src/bench/index.js';
 import { cachedImage } from '../src/image/index.js';
 import { artifacts } from '../src/project/index.js';
 import { type Accel, type VmNetwork, resolveAccel, runVm, tapUnavailable } from '../src/vmm/index.js';
@@ -29,13 +30,6 @@ interface Options {
   memBytes: number;
   targets: Target[];
   json: boolean;
-}
-
-interface WrkResult {
-  requestsPerS: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
 }
 
 interface TargetResult {
@@ -112,25 +106,9 @@ function transfer(host: string, port: number, n: number): Promise<number> {
   });
 }
 
-function toMs(value: string, unit: string): number {
-  const v = Number(value);
-  return unit === 'us' ? v / 1000 : unit === 'ms' ? v : unit === 's' ? v * 1000 : unit === 'm' ? v * 60_000 : NaN;
-}
-
-async function wrk(url: string, connections: number, durationS: number): Promise<WrkResult> {
-  const { stdout } = await promisify(execFile)('wrk', ['-t2', `-c${connections}`, `-d${durationS}s`, '--latency', url], { timeout: (durationS + 30) * 1000 });
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(stdout);
-  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(stdout);
-  if (!rps || !p50 || !p99) throw new Error(`bench/net: cannot read wrk's output:\n${stdout}`);
-  const errors = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  return {
-    requestsPerS: Number(rps[1]),
-    p50Ms: toMs(p50[1] as string, p50[2] as string),
-    p99Ms: toMs(p99[1] as string, p99[2] as string),
-    errors: Number(errors?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
+/** wrk with two threads (the figures the issue asks for), parsed by src/bench. */
+function wrk(url: string, connections: number, durationS: number): Promise<WrkResult> {
+  return runWrk(url, { threads: 2, connections, durationS });
 }
 
 interface Server {

@@ -5,5 +5,6 @@ export { COMPARATORS, makeComparator, unavailable } from './comparators.js';
 export type { Comparator, ComparatorName, Instance, InstanceMemory } from './comparators.js';
 export { markdownSummary, htmlReport, findings } from './report.js';
 export { ociConfig, writeBundle } from './oci.js';
-export { parseWrk } from './http.js';
+export { parseWrk, wrk } from './http.js';
+export type { WrkResult } from './http.js';
 export { percentile, median } from './stats.js';
