@@ -100,7 +100,8 @@ static bool seekable(const struct file *f)
     return !(f->kind == FILE_DEV && f->ino->special == SPECIAL_CONSOLE);
 }
 
-long sys_pread64(long fd, long buf, long count, long off)
+/* pread64 and pwrite64: the same checks, in Linux's order, then a transfer at `off`. */
+static long positioned_io(long fd, long buf, long count, long off, bool write)
 {
     struct file *f = getf(fd);
     if (!f)
@@ -111,22 +112,12 @@ long sys_pread64(long fd, long buf, long count, long off)
         return -EINVAL;
     if (count < 0)
         return -EFAULT;
-    return file_read_user(f, (uint64_t)buf, (size_t)count, off);
+    return write ? file_write_user(f, (uint64_t)buf, (size_t)count, off)
+                 : file_read_user(f, (uint64_t)buf, (size_t)count, off);
 }
 
-long sys_pwrite64(long fd, long buf, long count, long off)
-{
-    struct file *f = getf(fd);
-    if (!f)
-        return -EBADF;
-    if (!seekable(f))
-        return -ESPIPE;
-    if (off < 0)
-        return -EINVAL;
-    if (count < 0)
-        return -EFAULT;
-    return file_write_user(f, (uint64_t)buf, (size_t)count, off);
-}
+long sys_pread64(long fd, long buf, long count, long off) { return positioned_io(fd, buf, count, off, false); }
+long sys_pwrite64(long fd, long buf, long count, long off) { return positioned_io(fd, buf, count, off, true); }
 
 /* Copies and checks an iovec array; the caller frees *out. */
 static long get_iov(long uiov, long iovcnt, struct linux_iovec **out)
