@@ -9,6 +9,7 @@
 #include "fsimpl.h"
 
 static struct inode *consoles[3];
+static struct inode *null_dev;
 
 /* Finds or makes the directory `name` in dir (hidden when `hide`); *ours says it was made. */
 static struct inode *kernel_dir(struct inode *dir, const char *name, bool hide, bool *ours)
@@ -32,7 +33,7 @@ static void add_node(struct inode *dir, const char *name, uint32_t mode, enum sp
 {
     if (!dir || dir_find(dir, name, strlen(name)))
         return;
-    struct inode *ino = inode_new(mode);
+    struct inode *ino = sp == SPECIAL_NULL ? dev_null() : inode_new(mode);
     if (!ino)
         return;
     ino->special = sp;
@@ -69,23 +70,33 @@ void dev_make_nodes(void)
     add_node(self, "exe", S_IFLNK | 0777, SPECIAL_EXE, 0, 0);
     dir_ours = proc_ours;
     add_mounts(proc);
-    for (int i = 0; i < 3; i++)
-        consoles[i] = NULL;
+}
+
+/* A device inode outside the tree, never freed (it holds a reference of its own). */
+static struct inode *lasting_dev(uint32_t mode, enum special sp, uint64_t rdev, int arg)
+{
+    struct inode *ino = inode_new(mode);
+    if (ino) {
+        ino->special = sp;
+        ino->rdev = rdev;
+        ino->alias_fd = arg;
+        ino->refs = 1;
+    }
+    return ino;
+}
+
+struct inode *dev_null(void)
+{
+    if (!null_dev)
+        null_dev = lasting_dev(S_IFCHR | 0666, SPECIAL_NULL, LINUX_MKDEV(1, 3), 0);
+    return null_dev;
 }
 
 /* The inode behind fd 1 (stream 1) or fd 2 (stream 2): a character device not in the tree. */
 struct inode *dev_console(int stream)
 {
-    if (!consoles[stream]) {
-        struct inode *ino = inode_new(S_IFCHR | 0620);
-        if (!ino)
-            return NULL;
-        ino->special = SPECIAL_CONSOLE;
-        ino->rdev = LINUX_MKDEV(5, 1);
-        ino->alias_fd = stream;
-        ino->refs = 1;   /* never freed */
-        consoles[stream] = ino;
-    }
+    if (!consoles[stream])
+        consoles[stream] = lasting_dev(S_IFCHR | 0620, SPECIAL_CONSOLE, LINUX_MKDEV(5, 1), stream);
     return consoles[stream];
 }
 

@@ -386,7 +386,8 @@ void fs_setup_stdio(void)
     for (int fd = 0; fd < 3; fd++)
         if (fdtab[fd].f)
             fd_close(fd);
-    if (fs_open(fs_root, "/dev/null", O_RDONLY, 0, &in) == 0)
+    struct inode *null = dev_null();   /* not looked up: the tree is built on first use */
+    if (null && dev_open(null, O_RDONLY | O_LARGEFILE, &in) == 0)
         fdtab[0].f = in;
     for (int s = 1; s <= 2; s++) {
         struct inode *con = dev_console(s);
@@ -398,8 +399,10 @@ void fs_setup_stdio(void)
 
 long fs_map_file(const char *path, const void **data, size_t *size)
 {
+    if (fs_find_in_archive(path, data, size))
+        return 0;
     struct lookup lk;
-    long r = path_lookup(fs_root, path, LOOKUP_FOLLOW, &lk);
+    long r = path_lookup(NULL, path, LOOKUP_FOLLOW, &lk);
     if (r)
         return r;
     if (!lk.ino)
