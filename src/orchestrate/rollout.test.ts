@@ -4,10 +4,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Level } from '../security/index.js';
 import { type Backend, Front } from './front.js';
-import { RolloutError, type RolloutSteps, rollOut, waitReady } from './rollout.js';
+import { RolloutError, type RolloutSteps, frontSteps, rollOut, waitReady } from './rollout.js';
 
 /** Instances as node servers answering with their image id. */
-class FakeService implements RolloutSteps {
+class FakeService {
   readonly servers = new Map<string, { server: Server; sockets: Set<Socket>; image: string }>();
   readonly log: string[] = [];
   failBuild = false;
@@ -56,21 +56,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(count: number): Promise<{ svc: FakeService; front: Front; port: number; instances: Backend[] }> {
+async function setup(count: number): Promise<{ svc: FakeService; front: Front; port: number; instances: string[]; steps: RolloutSteps }> {
   const svc = new FakeService();
   const front = new Front({ drainTimeoutMs: 1_000 });
   const port = await front.listen();
-  const instances: Backend[] = [];
+  const instances: string[] = [];
   for (let i = 0; i < count; i++) {
     const b = await svc.boot('img-medium');
     front.add(b);
-    instances.push(b);
+    instances.push(b.id);
   }
+  const steps: RolloutSteps = {
+    build: (level) => svc.build(level),
+    ...frontSteps({ front, boot: (image) => svc.boot(image), stop: (id) => svc.stop(id), drainTimeoutMs: 1_000 }),
+  };
   cleanups.push(async () => {
     await front.close();
     for (const id of [...svc.servers.keys()]) await svc.stop(id);
   });
-  return { svc, front, port, instances };
+  return { svc, front, port, instances, steps };
 }
 
 function ask(port: number): Promise<string> {
@@ -86,7 +90,7 @@ function ask(port: number): Promise<string> {
 
 describe('rollOut', () => {
   it('replaces instances one at a time while every request of a client loop succeeds', async () => {
-    const { svc, front, port, instances } = await setup(3);
+    const { svc, front, port, instances, steps } = await setup(3);
     const audit: string[] = [];
     let stop = false;
     let failures = 0;
@@ -100,7 +104,7 @@ describe('rollOut', () => {
         }
       }
     })();
-    const result = await rollOut({ front, instances, fromImage: 'img-medium', to: 'high', steps: svc, audit: (k) => audit.push(k) });
+    const result = await rollOut({ instances, fromImage: 'img-medium', to: 'high', steps, audit: (k) => audit.push(k) });
     stop = true;
     await loop;
     expect(failures).toBe(0);
@@ -115,31 +119,31 @@ describe('rollOut', () => {
   });
 
   it('keeps the old instances when the image fails to build, and records it', async () => {
-    const { svc, front, instances } = await setup(2);
+    const { svc, front, instances, steps } = await setup(2);
     svc.failBuild = true;
     const audit: [string, Record<string, unknown>][] = [];
-    const err = await rollOut({ front, instances, fromImage: 'img-medium', to: 'strict', steps: svc, audit: (k, d) => audit.push([k, d]) }).catch((e: unknown) => e);
+    const err = await rollOut({ instances, fromImage: 'img-medium', to: 'strict', steps, audit: (k, d) => audit.push([k, d]) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RolloutError);
-    expect((err as RolloutError).message).toMatch(/stopped at the build.*no syscall set.*old instances keep running/);
+    expect((err as RolloutError).message).toMatch(/stopped at the build of its image: the analysis found no syscall set; the old instances keep running/);
     expect(audit).toEqual([['rollout.failed', { level: 'strict', stage: 'build', error: 'the analysis found no syscall set' }]]);
     expect(front.backends().map((b) => b.id)).toEqual(['i1', 'i2']);
   });
 
   it('puts the old image back when a later boot fails', async () => {
-    const { svc, front, instances } = await setup(2);
+    const { svc, front, instances, steps } = await setup(2);
     // The first new instance boots, the second does not: img-high boots once only.
     const boot = svc.boot.bind(svc);
     let highBoots = 0;
-    svc.boot = async (image) => {
+    svc.boot = async (image: string): Promise<Backend> => {
       if (image === 'img-high' && ++highBoots > 1) svc.badImages.add('img-high');
       return boot(image);
     };
     const audit: [string, Record<string, unknown>][] = [];
-    await expect(rollOut({ front, instances, fromImage: 'img-medium', to: 'high', steps: svc, audit: (k, d) => audit.push([k, d]) }))
-      .rejects.toThrow(/stopped at the boot of a new instance: i4 exited during boot/);
+    await expect(rollOut({ instances, fromImage: 'img-medium', to: 'high', steps, audit: (k, d) => audit.push([k, d]) }))
+      .rejects.toThrow(/stopped at the start of a new instance: i4 exited during boot/);
     expect(svc.images()).toEqual(['img-medium', 'img-medium']);
     expect(front.backends().map((b) => b.id)).toEqual(['i2', 'i5']);
-    expect(audit[0]?.[1]).toMatchObject({ stage: 'boot', replacedBack: 1 });
+    expect(audit[0]?.[1]).toMatchObject({ stage: 'start', replacedBack: 1 });
   });
 
   it('waitReady tells a port that closes at once from one that listens', async () => {
@@ -148,7 +152,7 @@ describe('rollOut', () => {
     cleanups.push(() => new Promise((r) => closing.close(() => r())));
     const port = (closing.address() as { port: number }).port;
     await expect(waitReady({ id: 'x', host: '127.0.0.1', port }, 300, 50)).rejects.toThrow(/did not accept a connection/);
-    const { instances } = await setup(1);
-    await waitReady(instances[0] as Backend, 1_000, 50);
+    const { front } = await setup(1);
+    await waitReady(front.backends()[0] as Backend, 1_000, 50);
   });
 });

@@ -8,62 +8,51 @@
  * rollout stops there: that instance is stopped, the instances already replaced are replaced
  * back by ones of the old image, the old ones are kept, and the failure is recorded.
  *
- * The steps that touch the deployment (build, boot, stop) are the caller's: this module is the
- * order and the readiness check, so it runs the same against unikitd's runtime and in tests.
+ * The steps that touch the deployment (build, start, retire) are the caller's: this module is the
+ * order, the roll-back and, for plain backends of a front, the readiness check (frontSteps).
  */
 import { createConnection } from 'node:net';
 import type { Level } from '../security/index.js';
 import { FleetError } from '../fleet/errors.js';
 import type { Backend, Front } from './front.js';
 
-/** What a rollout asks of the deployment it works on. */
+/** What a rollout asks of the service it works on. */
 export interface RolloutSteps {
   /** The service's image at `level`, built or taken from the cache; resolves with its image id. */
   build(level: Level): Promise<string>;
   /**
-   * Boots one more instance of the service from the image and resolves once it runs the program,
-   * with where the host reaches its port. A boot that fails leaves nothing behind.
+   * Boots one more instance of the service from the image, waits until its port accepts and puts
+   * it in the front; resolves with its id. One that fails leaves nothing behind.
    */
-  boot(imageId: string): Promise<Backend>;
-  /** Stops the instance and removes it from the service. */
-  stop(id: string): Promise<void>;
+  start(imageId: string): Promise<string>;
+  /** Takes the instance out of the front, lets its connections finish, stops and removes it. */
+  retire(id: string): Promise<void>;
 }
 
 export interface RolloutRequest {
-  front: Front;
-  /** The service's instances now, all in the front. */
-  instances: Backend[];
+  /** The service's instances now, all serving. */
+  instances: string[];
   /** The image they run. */
   fromImage: string;
   to: Level;
   steps: RolloutSteps;
   /** Records a decision in the audit table (kind, detail). */
   audit: (kind: string, detail: Record<string, unknown>) => void;
-  /** How long a new instance's port may take to accept after its boot. */
-  readyTimeoutMs?: number;
-  /** How long the front lets an old instance's connections finish. */
-  drainTimeoutMs?: number;
 }
 
 export interface RolloutResult {
   level: Level;
   imageId: string;
-  /** The service's instances after the rollout, in the front. */
-  instances: Backend[];
+  /** The service's instances after the rollout. */
+  instances: string[];
   /** Old instance id -> the instance that took its place. */
   replaced: { old: string; new: string }[];
 }
 
 /** The rollout stopped: the service runs what it ran before (`stage` says where it failed). */
 export class RolloutError extends FleetError {
-  constructor(readonly stage: 'build' | 'boot' | 'ready', readonly level: Level, cause: string) {
-    super('START_FAILED', `raising to ${level} stopped at the ${stage} of a new instance${stage === 'build' ? "'s image" : ''}: ${cause}; the old instances keep running`);
-  }
-}
-
-class StageError extends Error {
-  constructor(readonly stage: 'boot' | 'ready', message: string) {
-    super(message);
+  constructor(readonly stage: 'build' | 'start', readonly level: Level, cause: string) {
+    super('START_FAILED', `raising to ${level} stopped at the ${stage === 'build' ? 'build of its image' : 'start of a new instance'}: ${cause}; the old instances keep running`);
   }
 }
 
@@ -77,55 +66,67 @@ export async function rollOut(r: RolloutRequest): Promise<RolloutResult> {
     throw new RolloutError('build', r.to, why);
   }
   const current = [...r.instances];
-  const replaced: { old: Backend; new: Backend }[] = [];
+  const replaced: { old: string; new: string }[] = [];
   for (const old of r.instances) {
+    let fresh: string;
     try {
-      const fresh = await replaceOne(r, old, imageId);
-      replaced.push({ old, new: fresh });
-      current[current.indexOf(old)] = fresh;
+      fresh = await r.steps.start(imageId);
     } catch (e) {
-      const stage = e instanceof StageError ? e.stage : 'boot';
       const why = errorText(e);
       const back = await rollBack(r, replaced);
       r.audit('rollout.failed', {
-        level: r.to, stage, error: why, image: imageId, replacedBack: replaced.length, ...(back ? { rollbackError: back } : {}),
+        level: r.to, stage: 'start', error: why, image: imageId, replacedBack: replaced.length, ...(back ? { rollbackError: back } : {}),
       });
-      throw new RolloutError(stage, r.to, why);
+      throw new RolloutError('start', r.to, why);
     }
+    await r.steps.retire(old);
+    replaced.push({ old, new: fresh });
+    current[current.indexOf(old)] = fresh;
   }
-  return { level: r.to, imageId, instances: current, replaced: replaced.map((x) => ({ old: x.old.id, new: x.new.id })) };
-}
-
-/** Boots the successor of `old`, swaps them in the front, stops `old`. */
-async function replaceOne(r: RolloutRequest, old: Backend, imageId: string): Promise<Backend> {
-  let fresh: Backend;
-  try {
-    fresh = await r.steps.boot(imageId);
-  } catch (e) {
-    throw new StageError('boot', errorText(e));
-  }
-  try {
-    await waitReady(fresh, r.readyTimeoutMs ?? 30_000);
-  } catch (e) {
-    await r.steps.stop(fresh.id).catch(() => undefined);
-    throw new StageError('ready', errorText(e));
-  }
-  r.front.add(fresh);
-  await r.front.remove(old.id, r.drainTimeoutMs);
-  await r.steps.stop(old.id);
-  return fresh;
+  return { level: r.to, imageId, instances: current, replaced };
 }
 
 /** Puts instances of the old image back in place of the new ones; the error text if that failed too. */
-async function rollBack(r: RolloutRequest, replaced: { old: Backend; new: Backend }[]): Promise<string | undefined> {
-  for (const { new: fresh } of replaced.reverse()) {
+async function rollBack(r: RolloutRequest, replaced: { old: string; new: string }[]): Promise<string | undefined> {
+  for (const { new: fresh } of [...replaced].reverse()) {
     try {
-      await replaceOne(r, fresh, r.fromImage);
+      await r.steps.start(r.fromImage);
+      await r.steps.retire(fresh);
     } catch (e) {
       return errorText(e);
     }
   }
   return undefined;
+}
+
+/** Instances as plain backends of a front: what start and retire do, given how to boot and stop one. */
+export interface BackendSteps {
+  front: Front;
+  /** Boots an instance of the image; resolves once it runs the program, with where its port is. */
+  boot(imageId: string): Promise<Backend>;
+  stop(id: string): Promise<void>;
+  readyTimeoutMs?: number;
+  drainTimeoutMs?: number;
+}
+
+export function frontSteps(b: BackendSteps): Pick<RolloutSteps, 'start' | 'retire'> {
+  return {
+    start: async (imageId) => {
+      const fresh = await b.boot(imageId);
+      try {
+        await waitReady(fresh, b.readyTimeoutMs ?? 30_000);
+      } catch (e) {
+        await b.stop(fresh.id).catch(() => undefined);
+        throw e;
+      }
+      b.front.add(fresh);
+      return fresh.id;
+    },
+    retire: async (id) => {
+      await b.front.remove(id, b.drainTimeoutMs);
+      await b.stop(id);
+    },
+  };
 }
 
 /**
