@@ -173,7 +173,6 @@ void dev_make_nodes(void);
 long dev_open(struct inode *ino, uint32_t flags, struct file **out);
 long dev_read(struct file *f, void *buf, size_t n);
 long dev_write(struct file *f, const void *buf, size_t n);
-struct inode *dev_console(int stream);
-struct inode *dev_null(void);   /* fd 0's inode, and /dev/null's once the tree is built */
+extern struct inode stdio_inodes[3];   /* /dev/null (fd 0), the consoles of fds 1 and 2 */
 
 #endif

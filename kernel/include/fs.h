@@ -19,7 +19,8 @@ long fs_init(const void *cpio, size_t len);
 /* Builds the tree now (once): 0 or -errno after a "unikit: initrd: " line. */
 long fs_build(void);
 
-/* Installs fd 0 (reads end-of-file), fd 1 (console stream 1) and fd 2 (console stream 2). */
+/* fd 0 (reads end-of-file), fd 1 (console stream 1) and fd 2 (console stream 2) are there from
+ * the start; this installs them again (for tests that boot more than once). */
 void fs_setup_stdio(void);
 
 /* Sets the working directory (cwd= on the command line) and the path /proc/self/exe reads
