@@ -71,6 +71,13 @@ export interface VmOptions {
   network?: VmNetwork;
   /** Stops the VM when aborted (runVm then rejects with VmInterruptedError). */
   signal?: AbortSignal;
+  /**
+   * A guest that is not unikit's kernel (a Linux image): its whole QEMU command line but the
+   * NIC, for the accelerator chosen. It must write the three streams to STREAM_FDS and the same
+   * "@" markers to the kernel log; kernel, prog and the unikit command line are then unused, and
+   * the NIC is virtio-net-pci.
+   */
+  guestArgs?: (accel: Accel) => string[];
 }
 
 export interface VmTimings {
@@ -102,7 +109,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const say = o.onMessage ?? ((): void => undefined);
   const machine = o.machine ?? 'microvm';
   const network = o.network ?? { mode: 'none' };
-  if (network.mode !== 'none' && machine !== 'microvm') {
+  if (network.mode !== 'none' && machine !== 'microvm' && !o.guestArgs) {
     throw new NetworkUnavailableError(`--net ${network.mode} needs --machine microvm (the kernel's NIC driver is virtio-mmio); use --net none with q35`);
   }
   if (network.mode === 'user') await checkHostPortsFree(network.ports);
@@ -113,7 +120,8 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
     else if (o.verbose) say(`unikit: network: ${describeNetwork(network)}`);
-    const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports)) : tap ? nicArgs(tap.netdev, tap.mac) : [];
+    const bus = o.guestArgs ? 'pci' : 'mmio';
+    const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports), undefined, bus) : tap ? nicArgs(tap.netdev, tap.mac, bus) : [];
     return await runQemu(o, { accel, machine, tap, netArgs, say });
   } finally {
     tap?.release();
@@ -125,13 +133,16 @@ async function runQemu(
   c: { accel: Accel; machine: Machine; tap: TapLease | undefined; netArgs: string[]; say: (line: string) => void },
 ): Promise<VmResult> {
   const { accel, machine, tap, say } = c;
-  const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
-  const cmdline = buildCmdline({
-    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
-    tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
-    net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
-  });
-  const args = [...qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline }), ...c.netArgs];
+  const unikitArgs = (): string[] => {
+    const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
+    const cmdline = buildCmdline({
+      prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
+      tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
+      net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
+    });
+    return qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
+  };
+  const args = [...(o.guestArgs ? o.guestArgs(accel) : unikitArgs()), ...c.netArgs];
   const binary = o.qemuBinary ?? DEFAULT_QEMU;
   const networkInfo: VmResult['network'] = { mode: o.network?.mode ?? 'none', ...(tap ? { ip: tap.ip, tap: tap.tap } : {}) };
 
