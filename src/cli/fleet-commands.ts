@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import {
   FleetClient, FleetError, type ImageView, type InstanceView, type StatsView, startDaemon,
 } from '../fleet/index.js';
+import { startOrchestrator } from '../orchestrate/index.js';
 import { type OptionSpec, type ParsedArgs, parseArgs } from './args.js';
 import { parseEnvOptions } from './file-spec.js';
 import { parseSize } from './size.js';
@@ -116,6 +117,7 @@ async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<numb
     tbSizeMiB: positiveInt(p, 'tb-size'),
     accel: accel as 'auto' | 'kvm' | 'tcg' | undefined,
     log: (line) => io.err(`unikitd: ${line}\n`),
+    extensions: [startOrchestrator],
   });
   io.err(`unikitd: serving ${d.paths.socket}${d.tcpAddress ? ` and tcp://${d.tcpAddress} (token in ${d.tokenFile ?? '$UNIKIT_TOKEN'})` : ''} (pid ${process.pid}, ${d.accel})\n`);
   const stop = (): void => void d.close();

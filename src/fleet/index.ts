@@ -1,6 +1,6 @@
 /** unikitd: the control plane for many VMs (state, API, lifecycle, boot at scale, reconciliation). */
 export { startDaemon, defaultMemoryBudget, defaultBootConcurrency, DEFAULT_VM_OVERHEAD, DEFAULT_LOG_CAP } from './daemon.js';
-export type { DaemonOptions, RunningDaemon } from './daemon.js';
+export type { DaemonExtension, DaemonOptions, ExtensionContext, RunningDaemon } from './daemon.js';
 export { FleetClient } from './client.js';
 export type { ClientOptions } from './client.js';
 export { FleetError, BadRequestError, NotFoundError, InsufficientMemoryError } from './errors.js';
@@ -14,3 +14,8 @@ export { loadOperations, openapiPath } from './openapi.js';
 export { OPERATION_IDS, describeValidation } from './api.js';
 export { Slots } from './slots.js';
 export { lastLines } from './logs.js';
+export type { ApiHandler, ApiRequest } from './api.js';
+export type { Store, ImageRow, InstanceRow } from './store.js';
+export type { Supervisor } from './supervisor.js';
+export { registerImage, removeImage } from './images.js';
+export { instanceView } from './view.js';
