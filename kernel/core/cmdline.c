@@ -85,6 +85,8 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             return cfg->control = true;
         if (IS("trace"))
             return cfg->trace = true;
+        if (IS("netpolicy"))
+            return cfg->netpolicy = true;
         kprintf("unikit: command line: unknown flag '%.*s' ignored\n", (int)klen, key);
         return true;
     }
@@ -107,6 +109,10 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
         cfg->gw = v;
     else if (IS("dns"))
         cfg->dns = v;
+    else if (IS("listen"))
+        cfg->listen = v;
+    else if (IS("egress"))
+        cfg->egress = v;
     else if (IS("tsc_khz") || IS("realtime_ns")) {
         if (!parse_u64(v, IS("tsc_khz") ? &cfg->tsc_khz : &cfg->realtime_ns)) {
             kprintf("unikit: command line: '%.*s' needs a number, got '%s'\n", (int)klen, key, v);

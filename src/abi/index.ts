@@ -77,3 +77,9 @@ export function syscallTable(): SyscallTable {
   table ??= parseSyscallTable(readFileSync(artifacts.syscallTable(), 'utf8'));
   return table;
 }
+
+export {
+  NETWORK_POLICY_LIMITS, NetworkPolicyError, describeNetworkPolicy, isEgressHost, networkPolicyTokens,
+  parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
+} from './network-policy.js';
+export type { EgressTarget, NetworkPolicy } from './network-policy.js';

@@ -6,3 +6,9 @@ export {
 export type {
   Enforcer, Level, Mechanism, MechanismInfo, Overrides, SecurityErrorCode, SecurityFlag, SecurityPlan,
 } from './levels.js';
+/** The network mechanism's policy: ports to listen on, targets to reach (enforced by the guest kernel). */
+export {
+  NETWORK_POLICY_LIMITS, NetworkPolicyError, describeNetworkPolicy, isEgressHost, networkPolicyTokens,
+  parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
+} from '../abi/index.js';
+export type { EgressTarget, NetworkPolicy } from '../abi/index.js';

@@ -2,6 +2,7 @@
  * The kernel command line of docs/guest-abi.md: space-separated tokens, values percent-encoded
  * so that none holds a space.
  */
+import { type NetworkPolicy, networkPolicyTokens } from '../abi/index.js';
 import { CmdlineTooLongError } from './errors.js';
 
 /**
@@ -56,6 +57,8 @@ export interface BootParams {
   /** The guest's address (a.b.c.d/len) and gateway; the kernel defaults to QEMU user
    * networking's 10.0.2.15/24 via 10.0.2.2. */
   net?: { ip: string; gw?: string; dns?: string };
+  /** Enforced by the kernel: `netpolicy`, `listen=`, `egress=` (docs/guest-abi.md). */
+  networkPolicy?: NetworkPolicy;
 }
 
 export function buildCmdline(p: BootParams): string {
@@ -71,6 +74,11 @@ export function buildCmdline(p: BootParams): string {
     tokens.push(`ip=${encodeValue(p.net.ip)}`);
     if (p.net.gw !== undefined) tokens.push(`gw=${encodeValue(p.net.gw)}`);
     if (p.net.dns !== undefined) tokens.push(`dns=${encodeValue(p.net.dns)}`);
+  }
+  // `egress=A.B.C.D:*` goes out as `egress=A.B.C.D:%2A`, like any other value.
+  for (const t of p.networkPolicy ? networkPolicyTokens(p.networkPolicy) : []) {
+    const eq = t.indexOf('=');
+    tokens.push(eq < 0 ? t : `${t.slice(0, eq)}=${encodeValue(t.slice(eq + 1))}`);
   }
   const flags = new Set<KernelFlag>(p.flags ?? []);
   if (p.verbose) flags.add('verbose');

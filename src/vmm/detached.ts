@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Accel } from './accel.js';
-import { UNIKIT_ABI } from '../abi/index.js';
+import { type NetworkPolicy, UNIKIT_ABI } from '../abi/index.js';
 import { type KernelFlag, buildCmdline } from './cmdline.js';
-import { nicArgs, userNetdev } from './net.js';
+import { nicArgs, userNetworkFor } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { DEFAULT_QEMU } from './vm.js';
 
@@ -52,6 +52,12 @@ export interface DetachedVmOptions {
   tbSizeMiB?: number;
   /** 'none' (default) or QEMU user networking with these forwards. */
   network?: { mode: 'none' } | { mode: 'user'; ports: PortForward[] };
+  /**
+   * Enforced by the guest kernel, as runVm's option: binds only to `listen` ports, egress only to
+   * `egress` targets; forwards to other guest ports are not made (see userNetworkFor), and an
+   * empty `egress` adds QEMU's restrict=on. Known at deploy time, so not part of the image.
+   */
+  networkPolicy?: NetworkPolicy;
   qemuBinary?: string;
 }
 
@@ -70,6 +76,7 @@ export function launchDetached(o: DetachedVmOptions): DetachedVm {
     prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose,
     tscKhz: o.tscKhz, realtimeNs: BigInt(Date.now()) * 1_000_000n, seed: randomBytes(32),
     flags: [...(o.flags ?? []), ...(o.controlSocket ? (['control'] as const) : [])],
+    networkPolicy: o.networkPolicy,
   });
   const args = detachedArgs(qemuArgs({
     machine: o.machine ?? 'microvm', accel: o.accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline,
@@ -112,7 +119,7 @@ export function detachedArgs(base: readonly string[], o: DetachedVmOptions): str
       '-device', `isa-serial,chardev=ctl,iobase=0x${UNIKIT_ABI.PORT_CONTROL.toString(16)},irq=${UNIKIT_ABI.CONTROL_IRQ}`);
   }
   const net = o.network ?? { mode: 'none' };
-  if (net.mode === 'user') out.push(...nicArgs(userNetdev(net.ports)));
+  if (net.mode === 'user') out.push(...nicArgs(userNetworkFor(net.ports, o.networkPolicy).netdev));
   return out;
 }
 

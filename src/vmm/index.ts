@@ -20,9 +20,10 @@ export type { QmpEvent } from './qmp.js';
 export { launchDetached, detachedArgs } from './detached.js';
 export type { DetachedVm, DetachedVmOptions, PortForward } from './detached.js';
 export {
-  parsePortForward, checkForwardsDistinct, checkHostPortsFree, nicArgs, userNetdev, NET_MODES, USER_NET,
+  parsePortForward, checkForwardsDistinct, checkHostPortsFree, nicArgs, userNetdev, userNetworkFor, NET_MODES, USER_NET,
   BadPortForwardError, PortInUseError, NetworkUnavailableError,
 } from './net.js';
 export type { NetMode, VmNetwork } from './net.js';
+export type { EgressTarget, NetworkPolicy } from '../abi/index.js';
 export { acquireTap, tapUnavailable, tapName, TAP_NET, TAP_STATE_DIR } from './tap.js';
 export type { TapLease } from './tap.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCmdline } from './cmdline.js';
 import {
   BadPortForwardError, PortInUseError, checkForwardsDistinct, checkHostPortsFree, nicArgs, parsePortForward, userNetdev,
+  userNetworkFor,
 } from './net.js';
 import { tapName } from './tap.js';
 
@@ -36,6 +37,20 @@ describe('host networking, pure parts', () => {
     const line = buildCmdline({ prog: '/p', argv: ['/p'], env: [], realtimeNs: 1n, seed: Buffer.alloc(32), net: { ip: '10.77.0.2/16', gw: '10.77.0.1' } });
     expect(line.split(' ')).toEqual(expect.arrayContaining(['ip=10.77.0.2/16', 'gw=10.77.0.1']));
     expect(buildCmdline({ prog: '/p', argv: ['/p'], env: [], realtimeNs: 1n, seed: Buffer.alloc(32) })).not.toMatch(/ ip=/);
+  });
+
+  it('under a network policy: forwards only declared ports, restrict=on without egress, tokens on the command line', () => {
+    const ports = [parsePortForward('8080:80'), parsePortForward('9000:9000')];
+    expect(userNetworkFor(ports, undefined)).toEqual({ netdev: userNetdev(ports), dropped: [] });
+    const closed = userNetworkFor(ports, { listen: [80], egress: [] });
+    expect(closed.netdev).toBe('user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80');
+    expect(closed.dropped.map((p) => p.guestPort)).toEqual([9000]);
+    expect(userNetworkFor(ports, { listen: [80, 9000], egress: [{ host: '10.0.2.2', port: 5432 }] }).netdev).not.toContain('restrict');
+    const line = buildCmdline({
+      prog: '/p', argv: ['/p'], env: [], realtimeNs: 1n, seed: Buffer.alloc(32),
+      networkPolicy: { listen: [80], egress: [{ host: '10.0.2.3', port: '*' }] },
+    });
+    expect(line.split(' ')).toEqual(expect.arrayContaining(['netpolicy', 'listen=80', 'egress=10.0.2.3:%2A']));
   });
 
   it('names taps after the guest address, within IFNAMSIZ', () => {

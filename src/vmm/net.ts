@@ -6,6 +6,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import type { NetworkPolicy } from '../abi/index.js';
 import type { PortForward } from './detached.js';
 import { VmmError } from './errors.js';
 
@@ -99,7 +100,23 @@ export function nicArgs(netdev: string, mac?: string): string[] {
   ];
 }
 
-/** The -netdev value of user networking with these forwards. */
-export function userNetdev(ports: readonly PortForward[]): string {
-  return `user,id=n0${ports.map((p) => `,hostfwd=${p.proto}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`).join('')}`;
+/**
+ * The -netdev value of user networking with these forwards. `restrict`: QEMU routes nothing the
+ * guest sends to the host or beyond (forwards still work): a second fence, outside the guest,
+ * for a network policy that allows no egress.
+ */
+export function userNetdev(ports: readonly PortForward[], restrict = false): string {
+  return `user,id=n0${restrict ? ',restrict=on' : ''}${ports.map((p) => `,hostfwd=${p.proto}:${p.hostIp}:${p.hostPort}-:${p.guestPort}`).join('')}`;
+}
+
+/**
+ * User networking under a network policy: forwards only to the policy's listen ports (a forward
+ * to any other port is dropped, and returned so the caller can say so), and `restrict=on` when
+ * the policy allows no egress at all. Without a policy, every forward and no restriction.
+ */
+export function userNetworkFor(ports: readonly PortForward[], policy: NetworkPolicy | undefined): { netdev: string; dropped: PortForward[] } {
+  if (!policy) return { netdev: userNetdev(ports), dropped: [] };
+  const kept = ports.filter((p) => policy.listen.includes(p.guestPort));
+  const dropped = ports.filter((p) => !policy.listen.includes(p.guestPort));
+  return { netdev: userNetdev(kept, policy.egress.length === 0), dropped };
 }

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type ExitReason, UNIKIT_ABI } from '../abi/index.js';
+import { type ExitReason, type NetworkPolicy, UNIKIT_ABI, describeNetworkPolicy } from '../abi/index.js';
 import { type Accel, type AccelRequest, resolveAccel } from './accel.js';
 import { openChannels } from './channels.js';
 import { buildCmdline } from './cmdline.js';
@@ -17,7 +17,7 @@ import {
   QemuMissingError, QemuStartError, VmCrashedError, VmInterruptedError, VmTimeoutError, type VmmError,
 } from './errors.js';
 import { KlogReader, isKnownReason } from './klog.js';
-import { type VmNetwork, NetworkUnavailableError, USER_NET, checkHostPortsFree, nicArgs, userNetdev } from './net.js';
+import { type VmNetwork, NetworkUnavailableError, USER_NET, checkHostPortsFree, nicArgs, userNetworkFor } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
 import { type TapLease, acquireTap } from './tap.js';
 import { hostTscKhz } from './tsc.js';
@@ -69,6 +69,13 @@ export interface VmOptions {
   exitMarker?: 'required' | 'optional';
   /** The guest's network (default none: the guest has loopback only). */
   network?: VmNetwork;
+  /**
+   * Enforced by the guest kernel (docs/guest-abi.md, `netpolicy`): binds only to `listen` ports,
+   * connects and sends only to `egress` targets. With user networking only forwards to `listen`
+   * ports are made, and an empty `egress` also turns on QEMU's restrict=on. Callers that want
+   * `-p` ports declared add them to `listen` first (withListenPorts).
+   */
+  networkPolicy?: NetworkPolicy;
   /** Stops the VM when aborted (runVm then rejects with VmInterruptedError). */
   signal?: AbortSignal;
 }
@@ -113,7 +120,15 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
     else if (o.verbose) say(`unikit: network: ${describeNetwork(network)}`);
-    const netArgs = network.mode === 'user' ? nicArgs(userNetdev(network.ports)) : tap ? nicArgs(tap.netdev, tap.mac) : [];
+    if (o.networkPolicy && o.verbose) say(`unikit: network policy: ${describeNetworkPolicy(o.networkPolicy)}`);
+    let netArgs: string[] = [];
+    if (network.mode === 'user') {
+      const user = userNetworkFor(network.ports, o.networkPolicy);
+      for (const p of user.dropped) say(`unikit: network policy: guest port ${p.guestPort} is not a declared listen port: not forwarding ${p.hostIp}:${p.hostPort}`);
+      netArgs = nicArgs(user.netdev);
+    } else if (tap) {
+      netArgs = nicArgs(tap.netdev, tap.mac);
+    }
     return await runQemu(o, { accel, machine, tap, netArgs, say });
   } finally {
     tap?.release();
@@ -130,6 +145,7 @@ async function runQemu(
     prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
     tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
     net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
+    networkPolicy: o.networkPolicy,
   });
   const args = [...qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline }), ...c.netArgs];
   const binary = o.qemuBinary ?? DEFAULT_QEMU;
