@@ -14,11 +14,11 @@ import { createConnection, createServer } from 'node:net';
 import {
   FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, instanceFiles,
 } from '../fleet/index.js';
-import type { Level } from '../security/index.js';
+import { type Level, type NetworkPolicy, isEgressHost } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
 import type { AuditEntry } from './audit.js';
 import { type FactoryImage, imageFor } from './factory.js';
-import { Front } from './front-standin.js';
+import { Front } from './front.js';
 import type { DeploymentRow, DeploymentStore, ServiceSpec } from './store.js';
 
 /** The host as a guest on QEMU user networking sees it. */
@@ -37,11 +37,6 @@ export interface RuntimeContext {
   audit: (e: AuditEntry) => void;
 }
 
-/** What src/vmm enforces per instance (the 'netpol' work): ports that accept, destinations allowed. */
-export interface NetworkPolicy {
-  listen: number[];
-  egress: { host: string; port: number }[];
-}
 
 export interface ServiceRuntime {
   spec: ServiceSpec;
@@ -121,10 +116,16 @@ export class Deployment {
     return env;
   }
 
-  /** Ports that accept, and where the service may connect: its targets' fronts and its Network policy's egress. */
+  /**
+   * What the guest kernel enforces for the service's instances (the `network` mechanism, every
+   * level): the ports that accept (its declared ports, narrowed to those its Network policy's
+   * ingress rules name, when it has any), and where it may connect: its ConnectsTo targets'
+   * fronts and its Network policy's egress rules (a node template means that service's front; an
+   * address or CIDR as written; "any" anywhere). Host names are not resolved: they are left out.
+   */
   networkPolicy(spec: ServiceSpec): NetworkPolicy {
     const egress: NetworkPolicy['egress'] = [];
-    const add = (host: string, port: number): void => {
+    const add = (host: string, port: number | '*'): void => {
       if (!egress.some((e) => e.host === host && e.port === port)) egress.push({ host, port });
     };
     for (const c of spec.connectsTo) {
@@ -133,15 +134,22 @@ export class Deployment {
     }
     for (const r of spec.egress) {
       const target = this.services.get(r.to);
+      const host = r.to === 'any' ? '0.0.0.0/0' : r.to;
       if (target) {
         if (target.frontPort != null) add(HOST_FROM_GUEST, target.frontPort);
-      } else for (const p of r.ports ?? [0]) add(r.to, p);
+      } else if (isEgressHost(host)) for (const p of r.ports ?? ['*' as const]) add(host, p);
     }
-    return { listen: [...spec.ports], egress };
+    const listen = spec.ingress.length === 0 ? [...spec.ports]
+      : spec.ports.filter((p) => spec.ingress.some((r) => r.ports === undefined || r.ports.includes(p)));
+    return { listen, egress };
   }
 
-  /** Creates, boots and waits for one more instance of the service, then puts it behind the front. */
-  async addInstance(service: string): Promise<InstanceRow> {
+  /**
+   * Creates, boots and waits for one more instance of the service (from its current image, or
+   * `image` during a rolling replacement), then puts it behind the front. One that fails to start
+   * is removed again.
+   */
+  async addInstance(service: string, image?: ImageRow): Promise<InstanceRow> {
     const s = this.service(service);
     const { store, supervisor, paths } = this.ctx;
     const id = randomBytes(6).toString('hex');
@@ -150,7 +158,7 @@ export class Deployment {
     const wantsNet = ports.length > 0 || s.spec.connectsTo.length > 0 || s.spec.egress.length > 0;
     const now = Date.now();
     const row: InstanceRow = {
-      id, name: `${this.name}-${service}-${id.slice(0, 6)}`.slice(0, 63), imageId: s.image.id, memory: s.spec.memory, args: null,
+      id, name: `${this.name}-${service}-${id.slice(0, 6)}`.slice(0, 63), imageId: (image ?? s.image).id, memory: s.spec.memory, args: null,
       env: this.connectionEnv(s.spec), network: wantsNet ? 'user' : 'none', ports, restartPolicy: 'on-failure', maxRetries: 5,
       state: 'created', pid: null, pidStart: null, accel: null, createdAt: now, startedAt: null, bootedAt: null, bootMs: null,
       finishedAt: null, exitStatus: null, exitReason: null, exitDetail: null, restartCount: 0, stopRequested: false,
@@ -158,6 +166,18 @@ export class Deployment {
     store.insertInstance(row);
     this.ctx.deployments.linkInstance(id, this.row.id, service);
     s.instances.push(id);
+    try {
+      return await this.boot(s, row);
+    } catch (e) {
+      await this.removeInstance(service, id).catch((err: Error) => this.ctx.log(`removing instance ${row.name}: ${err.message}`));
+      throw e;
+    }
+  }
+
+  private async boot(s: ServiceRuntime, row: InstanceRow): Promise<InstanceRow> {
+    const { store, supervisor, paths } = this.ctx;
+    const { id, ports } = row;
+    const service = s.spec.name;
     mkdirSync(instanceFiles(paths, id).dir, { recursive: true });
     const ran = await supervisor.start(id, { wait: true, waitMs: 120_000 });
     if (ran.state !== 'running') {
@@ -203,7 +223,7 @@ export class Deployment {
 
   /** Stops every instance and closes every front. Rows and images are the caller's. */
   async stopAll(): Promise<void> {
-    for (const s of this.services.values()) s.front?.close();
+    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
     const ids = this.ctx.deployments.instances(this.row.id);
     await Promise.all(ids.map(async (id) => {
       if (this.ctx.store.getInstance(id)) await this.ctx.supervisor.remove(id, true).catch((e: Error) => this.ctx.log(`removing instance ${id}: ${e.message}`));
@@ -213,8 +233,8 @@ export class Deployment {
   }
 
   /** Closes the fronts only (unikitd stopping: instances keep running, the next unikitd reopens the fronts). */
-  detach(): void {
-    for (const s of this.services.values()) s.front?.close();
+  async detach(): Promise<void> {
+    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
   }
 
   private save(s: ServiceRuntime): void {

@@ -13,7 +13,7 @@ import { DeploymentStore } from './store.js';
 export { DEFAULT_TENANT, DEPLOYMENT_OPERATION_IDS, deploymentHandlers, requestTenant } from './api.js';
 export type { AuditEntry } from './audit.js';
 export { Deployment, HOST_FROM_GUEST, FRONT_HOST, envPrefix, endpointPort, freePort } from './deployment.js';
-export type { NetworkPolicy, RuntimeContext, ServiceRuntime } from './deployment.js';
+export type { RuntimeContext, ServiceRuntime } from './deployment.js';
 export { imageFor, imageHash, planAt, tenantKey, tenantHome } from './factory.js';
 export type { FactoryImage } from './factory.js';
 export { Orchestrator } from './orchestrator.js';
@@ -31,7 +31,7 @@ export async function startOrchestrator(ctx: ExtensionContext): Promise<DaemonEx
     orchestrator,
     handlers: deploymentHandlers(orchestrator),
     close: async () => {
-      orchestrator.close();
+      await orchestrator.close();
       deployments.close();
     },
   };

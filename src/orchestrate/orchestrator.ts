@@ -10,7 +10,8 @@ import { basename, extname, isAbsolute, join } from 'node:path';
 import { FleetError, type InstanceRow, removeImage } from '../fleet/index.js';
 import { ImageError } from '../image/index.js';
 import { type ServiceTemplate, ToscaError, formatProblem, loadServiceTemplate, unikernelServices } from '../tosca/index.js';
-import { Deployment, FRONT_HOST, type NetworkPolicy, type RuntimeContext } from './deployment.js';
+import type { NetworkPolicy } from '../security/index.js';
+import { Deployment, FRONT_HOST, type RuntimeContext } from './deployment.js';
 import type { DeploymentRow, ServiceSpec } from './store.js';
 
 export interface DeployRequest {
@@ -63,7 +64,16 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export class Orchestrator {
   private readonly live = new Map<string, Deployment>();
 
-  constructor(readonly ctx: RuntimeContext) {}
+  constructor(readonly ctx: RuntimeContext) {
+    // Instances of a deployment boot (and reboot, after a crash or a unikitd restart) with the
+    // network policy their service has now.
+    ctx.supervisor.networkPolicyOf = (row) => {
+      const owner = ctx.deployments.owner(row.id);
+      const d = owner && [...this.live.values()].find((x) => x.row.id === owner.deploymentId);
+      const s = owner && d?.services.get(owner.service);
+      return s && d ? d.networkPolicy(s.spec) : undefined;
+    };
+  }
 
   /** The running deployment `name` of `tenant` (for events, rollout and scaling). */
   deployment(tenant: string, name: string): Deployment {
@@ -206,8 +216,8 @@ export class Orchestrator {
   }
 
   /** unikitd stopping: fronts close, instances keep running. */
-  close(): void {
-    for (const d of this.live.values()) d.detach();
+  async close(): Promise<void> {
+    await Promise.all([...this.live.values()].map((d) => d.detach()));
   }
 
   /** Runs one deploy step; its error names the service and the step. */
