@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxQemuArgs } from '../image/index.js';
-import { type Accel, type KernelFlag, runVm } from '../vmm/index.js';
+import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
+import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, runVm } from '../vmm/index.js';
 import { freePort, waitForHttp } from './http.js';
 import { ociConfig, writeBundle } from './oci.js';
 import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
@@ -114,97 +114,88 @@ async function unikernel(ctx: ComparatorContext, fast: boolean): Promise<Compara
     label: fast ? 'unikit unikernel, fast mode (rewritten syscalls)' : 'unikit unikernel, isolated mode',
     accel: ctx.accel,
     imageBytes: statSync(image.kernelPath).size + statSync(image.initrdPath).size,
-    async start() {
-      const port = await freePort();
-      const abort = new AbortController();
-      let out = '';
-      const t0 = performance.now();
-      const done = runVm({
-        kernel: image.kernelPath,
-        initrd: image.initrdPath,
-        prog: m.app.path,
-        argv: [m.app.path, '80', '/www'],
-        memory: ctx.vmMemBytes,
-        accel: ctx.accel,
-        flags,
-        network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
-        signal: abort.signal,
-        onStdout: (b) => void (out += b.toString()),
-        onStderr: (b) => void (out += b.toString()),
-      });
-      const failed = done.then((r) => {
-        throw new Error(`httpd's VM ended (status ${r.status}) before it answered: ${out.slice(0, 300)}`);
-      });
-      failed.catch(() => undefined);
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        abort.abort();
-        await done.catch(() => undefined);
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      let qemuPid: number | undefined;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          qemuPid ??= findPid(`hostfwd=tcp:127.0.0.1:${port}-:80`);
-          return { pssBytes: qemuPid === undefined ? undefined : pssBytes(qemuPid) };
-        },
-        async stop() {
-          abort.abort();
-          await done.catch(() => undefined);
-        },
-      };
-    },
+    start: () => startVm(`httpd's VM`, {}, (port, signal, out) => runVm({
+      kernel: image.kernelPath,
+      initrd: image.initrdPath,
+      prog: m.app.path,
+      argv: [m.app.path, '80', '/www'],
+      memory: ctx.vmMemBytes,
+      accel: ctx.accel,
+      flags,
+      network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
+      signal,
+      onStdout: out,
+      onStderr: out,
+    })),
     async dispose() {},
   };
 }
 
-/** The same httpd as PID 1 of Debian's cloud kernel, q35 + virtio-net-pci, user networking, same QEMU and accelerator. */
+/** The same httpd under Debian's cloud kernel (src/image/linux.ts), q35 + virtio-net-pci, user networking, same QEMU and accelerator. */
 async function linuxMicrovm(ctx: ComparatorContext): Promise<Comparator> {
   const image = await buildLinuxImage({ elf: ctx.httpd, outDir: join(ctx.workDir, 'linux'), args: ['80', '/www'], files: [{ host: ctx.docroot, guest: '/www' }] });
+  const append = linuxAppend({ argv: image.argv, env: image.env });
   return {
     name: 'linux-microvm',
     label: `Linux microVM (${image.kernelPackage}, q35, virtio-net-pci, ${LINUX_DEFAULT_MEMORY >> 20} MiB)`,
     accel: ctx.accel,
     imageBytes: image.bytes,
-    async start() {
-      const port = await freePort();
-      const t0 = performance.now();
-      const child = spawn('qemu-system-x86_64', linuxQemuArgs({ image, accel: ctx.accel, memory: LINUX_DEFAULT_MEMORY, hostfwd: [`tcp:127.0.0.1:${port}-:80`] }), { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
-      child.stderr.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
-      const closed = new Promise<void>((r) => child.once('close', () => r()));
-      const failed = closed.then(() => {
-        throw new Error(`the Linux microVM ended before httpd answered: ${out.slice(-600)}`);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        child.kill('SIGKILL');
-        await closed;
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed, timeoutMs: 120_000, intervalMs: 10 });
-      } catch (e) {
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          return { pssBytes: child.pid === undefined ? undefined : pssBytes(child.pid) };
-        },
-        stop,
-      };
-    },
+    start: () => startVm(`the Linux microVM`, { timeoutMs: 120_000, intervalMs: 10 }, (port, signal, out) => runVm({
+      kernel: image.vmlinuz,
+      initrd: image.initrd,
+      prog: image.argv[0] as string,
+      argv: image.argv,
+      memory: LINUX_DEFAULT_MEMORY,
+      accel: ctx.accel,
+      machine: 'q35',
+      network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
+      signal,
+      onStdout: out,
+      onStderr: out,
+      guestArgs: (accel) => linuxQemuArgs({ image, accel, memory: LINUX_DEFAULT_MEMORY, append, streams: STREAM_FDS }),
+    })),
     async dispose() {},
+  };
+}
+
+/**
+ * Boots a VM serving httpd on a fresh host port forwarded to the guest's port 80, and waits for
+ * its first HTTP answer. Its memory is the PSS of its QEMU process (found by the forward).
+ */
+async function startVm(
+  what: string, wait: { timeoutMs?: number; intervalMs?: number },
+  boot: (port: number, signal: AbortSignal, out: (b: Buffer) => void) => Promise<VmResult>,
+): Promise<Instance> {
+  const port = await freePort();
+  const abort = new AbortController();
+  let out = '';
+  const t0 = performance.now();
+  const done = boot(port, abort.signal, (b) => void (out = (out + b.toString()).slice(-4000)));
+  const failed = done.then((r) => {
+    throw new Error(`${what} ended (status ${r.status}) before httpd answered: ${out.slice(-600)}`);
+  });
+  failed.catch(() => undefined);
+  try {
+    await waitForHttp('127.0.0.1', port, { failed, ...wait });
+  } catch (e) {
+    abort.abort();
+    await done.catch(() => undefined);
+    throw e;
+  }
+  const readyMs = performance.now() - t0;
+  let qemuPid: number | undefined;
+  return {
+    host: '127.0.0.1',
+    port,
+    readyMs,
+    async memory() {
+      qemuPid ??= findPid(`hostfwd=tcp:127.0.0.1:${port}-:80`);
+      return { pssBytes: qemuPid === undefined ? undefined : pssBytes(qemuPid) };
+    },
+    async stop() {
+      abort.abort();
+      await done.catch(() => undefined);
+    },
   };
 }
 

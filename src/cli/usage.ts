@@ -20,8 +20,10 @@ usage:
       syscall sites are rewritten into direct calls and the program runs in ring 0.
       --level low|medium|high|strict [--override MECHANISM=on|off]...: the security level's
       mechanisms (docs/security.md); medium and up sign the image, which run verifies.
-      --kernel linux: instead, the program as PID 1 of an initramfs for Debian's cloud kernel
-      (fetched with apt-get download into $UNIKIT_HOME/linux), for unikit bench's Linux microVM.
+      --kernel linux [--file ..] [--env ..] [-- ARGS]: instead, a Linux microVM image: the program
+      in an initramfs for Debian's cloud kernel (fetched with apt-get download into
+      $UNIKIT_HOME/linux), a dynamically linked one with its interpreter and libraries from the
+      host; unikit run boots it on q35 (--mem default 128M, at least 64M; --net user or none).
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
              [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
              [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--fast] [-- ARGS...]
