@@ -46,6 +46,8 @@ export interface DaemonOptions {
   bootTimeoutMs?: number;
   accel?: AccelRequest;
   qemuBinary?: string;
+  /** The host policy "signed images only": unsigned images are refused at registration and boot. */
+  requireSigned?: boolean;
   log?: (line: string) => void;
   /** Modules that run inside unikitd and serve some of the API's operations; started after reconciliation. */
   extensions?: ((ctx: ExtensionContext) => Promise<DaemonExtension>)[];
@@ -113,6 +115,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     logCap: o.logCap ?? DEFAULT_LOG_CAP,
     tbSizeMiB: o.tbSizeMiB ?? 4,
     qemuBinary: o.qemuBinary,
+    requireSigned: o.requireSigned,
     log,
   });
   const reconciled = await supervisor.reconcile();
@@ -145,7 +148,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   let tcpAddress: string | undefined;
 
   const api = await buildApi({
-    store, supervisor, paths, token,
+    store, supervisor, paths, token, requireSigned: o.requireSigned,
     extraHandlers: Object.assign({}, ...extensions.map((e) => e.handlers)) as Record<string, ApiHandler>,
     shutdown: () => void close(),
     info: () => ({

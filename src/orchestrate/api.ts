@@ -1,24 +1,19 @@
 /**
  * The /v1/deployments operations of api/openapi.yaml, served by unikitd through its extension
- * hook. Every one is scoped to the caller's tenant.
+ * hook. Every one is scoped to the request's tenant (src/fleet's tenantOf: its token, or the
+ * admin's X-Unikit-Tenant): another tenant's deployment is "not found".
  */
-import type { ApiHandler, ApiRequest } from '../fleet/index.js';
+import { type ApiHandler, tenantOf } from '../fleet/index.js';
 import type { Orchestrator } from './orchestrator.js';
-
-/** The tenant a request acts for. Until unikitd has tenant tokens: `tenant` in the query or body, else "default". */
-export function requestTenant(req: ApiRequest): string {
-  const t = req.query.tenant ?? (req.body as Record<string, unknown> | undefined)?.tenant;
-  return typeof t === 'string' && t !== '' ? t : DEFAULT_TENANT;
-}
-
-export const DEFAULT_TENANT = 'default';
 
 export function deploymentHandlers(o: Orchestrator): Record<string, ApiHandler> {
   return {
     createDeployment: async (req, reply) => {
       const b = req.body;
+      const t = tenantOf(req);
       const status = await o.deploy({
-        tenant: requestTenant(req),
+        tenant: t.tenant,
+        actor: t.actor,
         template: b.template as string,
         dir: b.dir as string,
         file: b.file as string | undefined,
@@ -27,10 +22,10 @@ export function deploymentHandlers(o: Orchestrator): Record<string, ApiHandler> 
       });
       return reply.code(201).send(status);
     },
-    listDeployments: async (req) => o.list(requestTenant(req)),
-    getDeployment: async (req) => o.get(requestTenant(req), req.params.name as string),
+    listDeployments: async (req) => o.list(tenantOf(req).tenant),
+    getDeployment: async (req) => o.get(tenantOf(req).tenant, req.params.name as string),
     removeDeployment: async (req, reply) => {
-      await o.undeploy(requestTenant(req), req.params.name as string);
+      await o.undeploy(tenantOf(req).tenant, req.params.name as string, tenantOf(req).actor);
       return reply.code(204).send();
     },
   };

@@ -1,16 +1,13 @@
 /**
- * Audit entries for the orchestrator's security decisions (image build options, deploys,
- * undeploys, level changes). They go to unikitd's append-only audit table once src/fleet has one
- * (the 'tenants' work: appendAudit); until then to unikitd's log, one JSON line each.
+ * The orchestrator's security decisions in unikitd's append-only audit table (src/fleet's
+ * appendAudit): each image it builds with its options, deploys, failed deploys, undeploys and
+ * level changes. Kinds: image.built, deployment.created, deployment.failed, deployment.removed,
+ * level.changed.
  */
-export interface AuditEntry {
-  tenant: string;
-  actor: string;
-  kind: string;
-  subject: string;
-  detail: Record<string, unknown>;
-}
+import { type AuditEntry, type Store, appendAudit } from '../fleet/index.js';
 
-export function auditToLog(log: (line: string) => void): (e: AuditEntry) => void {
-  return (e) => log(`audit ${JSON.stringify(e)}`);
+export type { AuditEntry };
+
+export function auditTo(store: Store): (e: AuditEntry) => void {
+  return (e) => void appendAudit(store, e);
 }

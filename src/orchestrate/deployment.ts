@@ -12,15 +12,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import {
-  FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, instanceFiles,
+  type AuditEntry, FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, checkQuota, instanceFiles,
 } from '../fleet/index.js';
 import { type Level, type NetworkPolicy, isEgressHost } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
-import type { AuditEntry } from './audit.js';
 import { type FactoryImage, imageFor } from './factory.js';
 import { Front } from './front.js';
 import type { DeploymentRow, DeploymentStore, ServiceSpec } from './store.js';
 
+/** The audit log's actor for what the orchestrator decides by itself. */
+export const ORCHESTRATOR = 'orchestrator';
 /** The host as a guest on QEMU user networking sees it. */
 export const HOST_FROM_GUEST = '10.0.2.2';
 /** Fronts listen here: the host's loopback (unikitd and QEMU's forwards are on the same host). */
@@ -85,7 +86,7 @@ export class Deployment {
     if (!got.cached) {
       this.built.push(got.image.id);
       this.ctx.audit({
-        tenant: this.tenant, actor: 'unikitd', kind: 'image.build', subject: `${this.name}/${spec.name}`,
+        tenant: this.tenant, actor: ORCHESTRATOR, kind: 'image.built', subject: `${this.name}/${spec.name}`,
         detail: { image: got.image.id, level: got.plan.level, flags: got.plan.flags, mechanisms: got.plan.mechanisms, weakened: got.plan.weakened, signedBy: got.keyId, hash: got.hash, ms: Math.round(got.buildMs) },
       });
     }
@@ -158,11 +159,13 @@ export class Deployment {
     const wantsNet = ports.length > 0 || s.spec.connectsTo.length > 0 || s.spec.egress.length > 0;
     const now = Date.now();
     const row: InstanceRow = {
-      id, name: `${this.name}-${service}-${id.slice(0, 6)}`.slice(0, 63), imageId: (image ?? s.image).id, memory: s.spec.memory, args: null,
-      env: this.connectionEnv(s.spec), network: wantsNet ? 'user' : 'none', ports, restartPolicy: 'on-failure', maxRetries: 5,
+      id, tenant: this.tenant, name: `${this.name}-${service}-${id.slice(0, 6)}`.slice(0, 63), imageId: (image ?? s.image).id, memory: s.spec.memory, args: null,
+      env: this.connectionEnv(s.spec), network: wantsNet ? 'user' : 'none', ports, ip: null, restartPolicy: 'on-failure', maxRetries: 5,
       state: 'created', pid: null, pidStart: null, accel: null, createdAt: now, startedAt: null, bootedAt: null, bootMs: null,
       finishedAt: null, exitStatus: null, exitReason: null, exitDetail: null, restartCount: 0, stopRequested: false,
     };
+    // The tenant's quota first, with no await before the insert: two deploys cannot both take the last place.
+    checkQuota(store, row, { active: true, actor: ORCHESTRATOR });
     store.insertInstance(row);
     this.ctx.deployments.linkInstance(id, this.row.id, service);
     s.instances.push(id);
@@ -179,7 +182,7 @@ export class Deployment {
     const { id, ports } = row;
     const service = s.spec.name;
     mkdirSync(instanceFiles(paths, id).dir, { recursive: true });
-    const ran = await supervisor.start(id, { wait: true, waitMs: 120_000 });
+    const ran = await supervisor.start(id, { wait: true, waitMs: 120_000, actor: ORCHESTRATOR });
     if (ran.state !== 'running') {
       const why = ran.exitDetail ?? ran.exitReason ?? ran.state;
       throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} did not start (${ran.state}${ran.exitStatus !== null ? `, status ${ran.exitStatus}` : ''}: ${why})`);
@@ -216,7 +219,7 @@ export class Deployment {
     s.image = got.image;
     this.save(s);
     if (from !== s.level) {
-      this.ctx.audit({ tenant: this.tenant, actor: 'unikitd', kind: 'level.change', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id } });
+      this.ctx.audit({ tenant: this.tenant, actor: ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id } });
     }
     return got;
   }

@@ -122,7 +122,8 @@ export async function imageFor(ctx: FactoryContext, service: UnikernelService, l
   const key = await tenantKey(ctx.paths.home, tenant);
   const hash = await imageHash(service, plan, key.keyId);
   const hit = ctx.deployments.cached(hash);
-  const registered = hit && ctx.store.getImage(hit.imageId);
+  const found = hit && ctx.store.getImage(hit.imageId);
+  const registered = found && found.tenant === tenant ? found : undefined;
   if (registered) return { image: registered, plan, cached: true, hash, keyId: key.keyId, buildMs: 0 };
   if (hit) ctx.deployments.forgetCached(hash); // removed with `unikit images rm` since
 
@@ -145,7 +146,7 @@ export async function imageFor(ctx: FactoryContext, service: UnikernelService, l
     // Every image the factory makes is signed, whatever the level: the tenant's key says whose it is.
     await signImage(built.dir, key);
     const name = `${basename(service.binary).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]/, 'i')}-${plan.level}-${hash.slice(0, 10)}`;
-    const { image } = await registerImage(ctx.store, ctx.paths, built.dir, name);
+    const { image } = await registerImage(ctx.store, ctx.paths, built.dir, { tenant, name, actor: 'orchestrator' });
     ctx.deployments.putCached({ hash, tenant, imageId: image.id, level: plan.level, createdAt: Date.now() });
     return { image, plan, cached: false, hash, keyId: key.keyId, buildMs: performance.now() - started };
   } finally {

@@ -6,12 +6,11 @@
  */
 import type { DaemonExtension, ExtensionContext } from '../fleet/index.js';
 import { deploymentHandlers } from './api.js';
-import { auditToLog } from './audit.js';
+import { auditTo } from './audit.js';
 import { Orchestrator } from './orchestrator.js';
 import { DeploymentStore } from './store.js';
 
-export { DEFAULT_TENANT, DEPLOYMENT_OPERATION_IDS, deploymentHandlers, requestTenant } from './api.js';
-export type { AuditEntry } from './audit.js';
+export { DEPLOYMENT_OPERATION_IDS, deploymentHandlers } from './api.js';
 export { Deployment, HOST_FROM_GUEST, FRONT_HOST, envPrefix, endpointPort, freePort } from './deployment.js';
 export type { RuntimeContext, ServiceRuntime } from './deployment.js';
 export { imageFor, imageHash, planAt, tenantKey, tenantHome } from './factory.js';
@@ -25,7 +24,7 @@ export type { DeploymentRow, ServiceRow, ServiceSpec } from './store.js';
 export async function startOrchestrator(ctx: ExtensionContext): Promise<DaemonExtension & { orchestrator: Orchestrator }> {
   const Database = ((await import('better-sqlite3')) as unknown as { default: typeof import('better-sqlite3') }).default;
   const deployments = new DeploymentStore(Database, ctx.paths.db);
-  const orchestrator = new Orchestrator({ ...ctx, deployments, audit: auditToLog(ctx.log) });
+  const orchestrator = new Orchestrator({ ...ctx, deployments, audit: auditTo(ctx.store) });
   await orchestrator.restore();
   return {
     orchestrator,

@@ -16,6 +16,8 @@ import type { DeploymentRow, ServiceSpec } from './store.js';
 
 export interface DeployRequest {
   tenant: string;
+  /** Who asks, for the audit log ("admin", "tenant:NAME"). */
+  actor: string;
   /** The template's text. */
   template: string;
   /** The directory relative paths in the template (binary, imports, files) resolve against. */
@@ -124,18 +126,18 @@ export class Orchestrator {
       this.ctx.deployments.setState(row.id, 'running');
       row.state = 'running';
       this.ctx.audit({
-        tenant: row.tenant, actor: 'api', kind: 'deploy', subject: name,
+        tenant: row.tenant, actor: req.actor, kind: 'deployment.created', subject: name,
         detail: { file, dir: req.dir, services: [...d.services.values()].map((s) => ({ name: s.spec.name, level: s.level, image: s.image.id, instances: s.instances.length })) },
       });
       return this.status(d);
     } catch (e) {
       await this.discard(d);
-      this.ctx.audit({ tenant: row.tenant, actor: 'api', kind: 'deploy.failed', subject: name, detail: { error: (e as Error).message } });
+      this.ctx.audit({ tenant: row.tenant, actor: req.actor, kind: 'deployment.failed', subject: name, detail: { error: (e as Error).message } });
       throw e;
     }
   }
 
-  async undeploy(tenant: string, name: string): Promise<void> {
+  async undeploy(tenant: string, name: string, actor: string): Promise<void> {
     const d = this.live.get(key(tenant, name));
     const row = d?.row ?? this.ctx.deployments.deployment(tenant, name);
     if (!row) throw notFound(name);
@@ -145,7 +147,7 @@ export class Orchestrator {
     await d.stopAll();
     this.ctx.deployments.deleteDeployment(row.id);
     this.live.delete(key(tenant, name));
-    this.ctx.audit({ tenant, actor: 'api', kind: 'undeploy', subject: name, detail: { services: [...d.services.keys()] } });
+    this.ctx.audit({ tenant, actor, kind: 'deployment.removed', subject: name, detail: { services: [...d.services.keys()] } });
   }
 
   list(tenant: string): DeploymentStatus[] {
@@ -235,7 +237,7 @@ export class Orchestrator {
   private async discard(d: Deployment): Promise<void> {
     await d.stopAll();
     for (const id of d.built) {
-      await removeImage(this.ctx.store, id).catch((e: Error) => this.ctx.log(`keeping image ${id}: ${e.message}`));
+      await removeImage(this.ctx.store, d.tenant, id).catch((e: Error) => this.ctx.log(`keeping image ${id}: ${e.message}`));
     }
     this.ctx.deployments.deleteDeployment(d.row.id);
     this.live.delete(key(d.tenant, d.name));

@@ -9,18 +9,21 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageView, InstanceView } from '../../src/fleet/index.js';
+import { FleetClient, type ImageView, type InstanceView } from '../../src/fleet/index.js';
 import type { DeploymentStatus } from '../../src/orchestrate/index.js';
 import { projectRoot } from '../../src/project/index.js';
 import { appPath } from '../support/run.js';
 import { type TestDaemon, qemuPids, startTestDaemon } from '../fleet/support.js';
 
 let d: TestDaemon;
+let acme: FleetClient;
 const scratch = mkdtempSync(join(tmpdir(), 'uko-'));
 const shop = join(projectRoot(), 'test', 'orchestrate', 'fixtures', 'shop.yaml');
 
 beforeAll(async () => {
   d = await startTestDaemon(['--boot-concurrency', '2']);
+  for (const t of ['acme', 'other']) expect((await d.cli(['tenant', 'add', t])).status).toBe(0);
+  acme = new FleetClient({ home: d.home, autoStart: false, tenant: 'acme' });
 });
 
 afterAll(async () => {
@@ -28,7 +31,8 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const api = <T>(method: string, path: string, body?: unknown): Promise<T> => d.client.json<T>(method, path, body);
+/** The API as tenant acme. */
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => acme.json<T>(method, path, body);
 
 function httpGet(address: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -41,10 +45,10 @@ function httpGet(address: string, path: string): Promise<{ status: number; body:
 }
 
 /** Nothing of a failed deploy is left: no instances, no images, no deployment, no QEMU. */
-async function expectNothingLeft(tenant: string): Promise<void> {
+async function expectNothingLeft(): Promise<void> {
   expect(await api<InstanceView[]>('GET', '/v1/instances')).toEqual([]);
   expect(await api<ImageView[]>('GET', '/v1/images')).toEqual([]);
-  expect(await api<DeploymentStatus[]>('GET', `/v1/deployments?tenant=${tenant}`)).toEqual([]);
+  expect(await api<DeploymentStatus[]>('GET', '/v1/deployments')).toEqual([]);
   expect(qemuPids(d.home)).toEqual([]);
 }
 
@@ -70,7 +74,7 @@ describe('unikit deploy', () => {
     const r = await d.cli(['deploy', file, '--tenant', 'acme']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^unikit: invalid template: .*bad-level\.yaml:\d+:\d+: topology_template\.policies\[0\]\.sec\.properties\.level: .*extreme/m);
-    await expectNothingLeft('acme');
+    await expectNothingLeft();
   });
 
   it('refuses a dynamically linked program before anything is built or booted', async () => {
@@ -78,7 +82,7 @@ describe('unikit deploy', () => {
     const r = await d.cli(['deploy', file, '--tenant', 'acme']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/dynamic\.yaml:7:\d+: topology_template\.node_templates\.app\.properties\.binary: unikit cannot run \/bin\/true: .*dynamic/);
-    await expectNothingLeft('acme');
+    await expectNothingLeft();
   });
 
   it('tears down a deploy whose service never accepts on its port: instances, built images and the deployment', async () => {
@@ -95,7 +99,7 @@ describe('unikit deploy', () => {
     const r = await d.cli(['deploy', file, '--tenant', 'acme'], { timeoutMs: 120_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^unikit: service broken: instance never-ready-broken-\w+ ended before it accepted connections on port 80/m);
-    await expectNothingLeft('acme');
+    await expectNothingLeft();
   }, 120_000);
 
   it('deploys two services, one scaled to two and connecting to the other; serves through the output address; undeploys', async () => {
@@ -132,10 +136,18 @@ describe('unikit deploy', () => {
     const twice = await d.cli(['deploy', shop, '--tenant', 'acme']);
     expect(twice.stderr).toMatch(/already has a deployment named shop/);
 
+    // The audit log has the builds with their options, and the deploy.
+    const audit = JSON.parse((await d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
+    const ofShop = audit.filter((a) => a.subject === 'shop' || a.subject.startsWith('shop/'));
+    expect(ofShop.filter((a) => a.kind === 'image.built').map((a) => [a.subject, a.detail.level, a.detail.flags])).toEqual([
+      ['shop/api', 'medium', ['wx', 'aslr']], ['shop/web', 'medium', ['wx', 'aslr']],
+    ]);
+    expect(ofShop.filter((a) => a.kind === 'deployment.created').length).toBe(1);
+
     const un = await d.cli(['undeploy', 'shop', '--tenant', 'acme']);
     expect(un.status).toBe(0);
     expect(await api<InstanceView[]>('GET', '/v1/instances')).toEqual([]);
-    expect(await api<DeploymentStatus[]>('GET', '/v1/deployments?tenant=acme')).toEqual([]);
+    expect(await api<DeploymentStatus[]>('GET', '/v1/deployments')).toEqual([]);
     expect(qemuPids(d.home)).toEqual([]);
     // The images stay cached: deploying again builds nothing.
     expect((await api<ImageView[]>('GET', '/v1/images')).length).toBe(2);

@@ -7,9 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { FleetClient, FleetError } from '../../fleet/index.js';
+import { FleetError } from '../../fleet/index.js';
 import type { DeploymentStatus } from '../../orchestrate/index.js';
 import { onePositional, parseArgs } from '../args.js';
+import { connected, takeTenantOption } from '../fleet-util.js';
 import { UsageError } from '../usage.js';
 
 export interface DeployIo {
@@ -25,10 +26,9 @@ deployments (TOSCA service templates run by unikitd; docs/orchestrator.md):
       <TARGET>_PORT in the source's environment), print the outputs; all or nothing
   unikit undeploy NAME [--tenant T]     stop the instances, close the fronts (images stay cached)
   unikit status [NAME] [--tenant T] [--json]   services, level, instances and their state, fronts
---tenant defaults to $UNIKIT_TENANT, else "default".
+--tenant defaults to $UNIKIT_TENANT, else the token's tenant ("default" for the admin).
 `;
 
-const TENANT = { name: 'tenant', kind: 'value' } as const;
 const JSON_FLAG = { name: 'json', kind: 'flag' } as const;
 
 export async function deployCommands(command: 'deploy' | 'undeploy' | 'status', argv: readonly string[], io: DeployIo): Promise<number> {
@@ -37,9 +37,11 @@ export async function deployCommands(command: 'deploy' | 'undeploy' | 'status', 
     return 0;
   }
   try {
-    if (command === 'deploy') return await deploy(argv, io);
-    if (command === 'undeploy') return await undeploy(argv, io);
-    return await status(argv, io);
+    // --tenant (or UNIKIT_TENANT) picks the tenant as for every fleet command: X-Unikit-Tenant.
+    const rest = takeTenantOption(argv);
+    if (command === 'deploy') return await deploy(rest, io);
+    if (command === 'undeploy') return await undeploy(rest, io);
+    return await status(rest, io);
   } catch (e) {
     if (e instanceof FleetError) {
       io.err(`unikit: ${e.message}\n`);
@@ -49,34 +51,21 @@ export async function deployCommands(command: 'deploy' | 'undeploy' | 'status', 
   }
 }
 
-async function client(): Promise<FleetClient> {
-  const c = new FleetClient({ host: process.env.UNIKIT_HOST || undefined, token: process.env.UNIKIT_TOKEN || undefined });
-  await c.ensureDaemon();
-  return c;
-}
-
-function tenantOf(values: Map<string, string>): string | undefined {
-  return values.get('tenant') ?? (process.env.UNIKIT_TENANT || undefined);
-}
-
-const query = (tenant: string | undefined): string => (tenant === undefined ? '' : `?tenant=${encodeURIComponent(tenant)}`);
 
 async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
-  const p = parseArgs('deploy', argv, [TENANT, { name: 'name', kind: 'value' }, { name: 'input', kind: 'list' }, JSON_FLAG]);
+  const p = parseArgs('deploy', argv, [{ name: 'name', kind: 'value' }, { name: 'input', kind: 'list' }, JSON_FLAG]);
   const file = onePositional('deploy', p, 'a TOSCA service template: unikit deploy <service.yaml>');
   const template = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   });
-  const tenant = tenantOf(p.values);
   const body = {
     template,
     dir: dirname(resolve(file)),
     file: basename(file),
     inputs: parseInputs(p.lists.get('input') ?? []),
     ...(p.values.has('name') ? { name: p.values.get('name') } : {}),
-    ...(tenant !== undefined ? { tenant } : {}),
   };
-  const c = await client();
+  const c = await connected();
   const started = performance.now();
   const d = await c.json<DeploymentStatus>('POST', '/v1/deployments', body);
   if (p.flags.has('json')) {
@@ -89,23 +78,22 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
 }
 
 async function undeploy(argv: readonly string[], io: DeployIo): Promise<number> {
-  const p = parseArgs('undeploy', argv, [TENANT]);
+  const p = parseArgs('undeploy', argv, []);
   const name = onePositional('undeploy', p, 'the deployment to remove: unikit undeploy <name>');
-  const c = await client();
-  await c.json('DELETE', `/v1/deployments/${encodeURIComponent(name)}${query(tenantOf(p.values))}`);
+  const c = await connected();
+  await c.json('DELETE', `/v1/deployments/${encodeURIComponent(name)}`);
   io.out(`undeployed ${name}\n`);
   return 0;
 }
 
 async function status(argv: readonly string[], io: DeployIo): Promise<number> {
-  const p = parseArgs('status', argv, [TENANT, JSON_FLAG]);
+  const p = parseArgs('status', argv, [JSON_FLAG]);
   if (p.positionals.length > 1) throw new UsageError(`\`unikit status\` takes at most one deployment name, not ${p.positionals.length}`);
   const name = p.positionals[0];
-  const c = await client();
-  const q = query(tenantOf(p.values));
+  const c = await connected();
   const list = name === undefined
-    ? await c.json<DeploymentStatus[]>('GET', `/v1/deployments${q}`)
-    : [await c.json<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(name)}${q}`)];
+    ? await c.json<DeploymentStatus[]>('GET', '/v1/deployments')
+    : [await c.json<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(name)}`)];
   if (p.flags.has('json')) {
     io.out(JSON.stringify(name === undefined ? list : list[0], null, 2) + '\n');
     return 0;
