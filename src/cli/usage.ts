@@ -53,8 +53,9 @@ usage:
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]
                [--weights N,N,..] [--instances N,N,..] [--comparators LIST] [--mem SIZE] [--json]
-      apps/httpd as a unikernel (isolated, fast), a runc container and a native process, side by
-      side: start-to-ready, latency and requests/s per /compute?n= weight, memory per instance
+      apps/httpd as a unikernel (isolated, fast), a Linux microVM, runc, crun and podman
+      containers and a native process (containers and native also under qemu-user), side by
+      side (a comparator that cannot run here is skipped, with the reason, in the report): start-to-ready, latency and requests/s per /compute?n= weight, memory per instance
       for N simultaneous instances, image size; writes results.json, summary.md, report.html
 
 SIZE: bytes, or with a K, M or G suffix (4M, 16MiB, 512K). Exit statuses of run: the program's
