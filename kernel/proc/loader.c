@@ -97,14 +97,16 @@ static long load_segments(const char *prog, const uint8_t *data, size_t size, co
         const struct elf64_phdr *p = &ph[i];
         if (p->type != PT_LOAD || p->memsz == 0)
             continue;
-        if (p->filesz > p->memsz || p->offset > size || size - p->offset < p->filesz)
+        /* Conditions joined with | and &: one branch each, not one per comparison. */
+        if ((p->filesz > p->memsz) | (p->offset > size) | (size - p->offset < p->filesz))
             return fail(prog, "truncated ELF: a segment lies past the end of the file");
         uint64_t start = base + p->vaddr, end = start + p->memsz;
-        if (end < start || start < MMAP_BOTTOM || end > MMAP_TOP)
+        if ((end < start) | (start < MMAP_BOTTOM) | (end > MMAP_TOP))
             return fail(prog, "a segment lies outside the program's address range");
         for (int j = 0; j < i; j++) {
             const struct elf64_phdr *q = &ph[j];
-            if (q->type == PT_LOAD && q->memsz && p->vaddr < q->vaddr + q->memsz && q->vaddr < p->vaddr + p->memsz)
+            if ((q->type == PT_LOAD) & (q->memsz != 0) & (p->vaddr < q->vaddr + q->memsz) &
+                (q->vaddr < p->vaddr + p->memsz))
                 return fail(prog, "ELF segments overlap");
         }
         /* Neighbouring segments may share a page: that page gets both permissions. */
