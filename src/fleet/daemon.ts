@@ -16,6 +16,7 @@ import { type FleetPaths, SOCKET_PATH_MAX, fleetPaths } from './paths.js';
 import { hostMemory } from './procfs.js';
 import { Store } from './store.js';
 import { Supervisor } from './supervisor.js';
+import { hostForwards } from './tenant-net.js';
 
 export interface DaemonOptions {
   home?: string;
@@ -107,6 +108,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     log(`reconciled: ${reconciled.adopted} adopted, ${reconciled.ended} ended while away, ${reconciled.orphansKilled} orphans killed, ${reconciled.restarted} restarted`);
   }
   supervisor.run();
+  if (hostForwards()) log('net.ipv4.ip_forward is 1: the host routes between tenants\' tap subnets (each tenant still has its own bridge); set it to 0 to keep tenants apart at layer 3 too');
 
   let token = o.token;
   let tokenFile: string | undefined;
