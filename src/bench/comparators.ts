@@ -1,25 +1,28 @@
 /**
  * What the bench compares: apps/httpd as (a) a unikernel in isolated mode and in fast mode,
- * (b) a runc container from an OCI bundle made here, (c) a native host process. Each one starts
+ * (b) a Linux microVM, (c) runc, crun and podman containers (containers.ts), (d) a native host
+ * process, the container and native cases also under qemu-user. Each one starts
  * instances that answer HTTP on a host port, and says how much memory an instance takes.
  * Every comparator carries the accelerator its figures were taken with: VMs run under whatever
  * resolveAccel chose (TCG on machines without usable KVM), containers and native processes run
  * on the host CPU ("native").
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
 import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, runVm } from '../vmm/index.js';
 import { freePort, waitForHttp } from './http.js';
-import { ociConfig, writeBundle } from './oci.js';
-import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
+import { containerUnavailable, ociContainer, podmanContainer } from './containers.js';
+import { findPid, pssBytes } from './procmem.js';
 
-export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'native' | 'container-runc-qemu-user' | 'native-qemu-user';
-export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'native', 'container-runc-qemu-user', 'native-qemu-user'];
+export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'container-crun' | 'container-podman' | 'native'
+  | 'container-runc-qemu-user' | 'native-qemu-user';
+export const COMPARATORS: readonly ComparatorName[] = [
+  'unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'container-crun', 'container-podman', 'native', 'container-runc-qemu-user', 'native-qemu-user',
+];
 
 /**
  * qemu-user-static's x86-64 emulator: the container and native cases run under it too, so that
@@ -71,15 +74,7 @@ export interface ComparatorContext {
 /** undefined when this comparator can run here, else why not. */
 export async function unavailable(name: ComparatorName): Promise<string | undefined> {
   if (name.endsWith('-qemu-user') && !existsSync(QEMU_USER)) return `${QEMU_USER} is missing: apt-get install qemu-user-static (bash scripts/setup.sh does)`;
-  if (name.startsWith('container-runc')) {
-    if (process.getuid?.() !== 0) return 'runc needs root here';
-    if (!existsSync('/sys/fs/cgroup/memory')) return 'no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory';
-    try {
-      await promisify(execFile)('runc', ['--version']);
-    } catch {
-      return 'runc is missing: apt-get install runc (bash scripts/setup.sh does)';
-    }
-  }
+  if (name.startsWith('container-')) return containerUnavailable(name);
   return undefined;
 }
 
@@ -91,11 +86,15 @@ export async function makeComparator(name: ComparatorName, ctx: ComparatorContex
     case 'linux-microvm':
       return linuxMicrovm(ctx);
     case 'container-runc':
-      return runcContainer(ctx);
+      return ociContainer(ctx, 'runc');
+    case 'container-crun':
+      return ociContainer(ctx, 'crun');
+    case 'container-podman':
+      return podmanContainer(ctx);
     case 'native':
       return native(ctx);
     case 'container-runc-qemu-user':
-      return runcContainer(ctx, QEMU_USER);
+      return ociContainer(ctx, 'runc', QEMU_USER);
     case 'native-qemu-user':
       return native(ctx, QEMU_USER);
   }
@@ -195,91 +194,6 @@ async function startVm(
     async stop() {
       abort.abort();
       await done.catch(() => undefined);
-    },
-  };
-}
-
-async function runcContainer(ctx: ComparatorContext, qemuUser?: string): Promise<Comparator> {
-  const base = join(ctx.workDir, qemuUser ? 'runc-qemu-user' : 'runc');
-  const state = join(base, 'state');
-  mkdirSync(state, { recursive: true });
-  const rootfsBytes = writeBundle(join(base, 'image'), {
-    program: ctx.httpd,
-    name: 'httpd',
-    args: ['/httpd'],
-    dirs: [{ host: ctx.docroot, guest: '/www' }],
-    cgroupsPath: '/unused',
-  });
-  const rootPath = join(base, 'image', 'rootfs');
-  if (qemuUser) copyFileSync(qemuUser, join(rootPath, 'qemu-x86_64'));
-  const rootBytes = rootfsBytes + (qemuUser ? statSync(qemuUser).size : 0);
-  const parent = `unikit-bench-${process.pid}${qemuUser ? '-qemu-user' : ''}`;
-  const run = promisify(execFile);
-  let serial = 0;
-  return {
-    name: qemuUser ? 'container-runc-qemu-user' : 'container-runc',
-    label: `runc container (OCI bundle, host network)${qemuUser ? ', httpd under qemu-x86_64 user-mode emulation' : ''}`,
-    accel: qemuUser ? QEMU_USER_ACCEL : 'native',
-    imageBytes: rootBytes,
-    async start() {
-      const port = await freePort();
-      const id = `${parent}-${++serial}`;
-      const bundle = join(base, id);
-      const cgroupsPath = `/${parent}/${id}`;
-      mkdirSync(bundle, { recursive: true });
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: [...(qemuUser ? ['/qemu-x86_64'] : []), '/httpd', String(port), '/www'], cgroupsPath, rootPath })));
-      const t0 = performance.now();
-      const child: ChildProcess = spawn('runc', ['--root', state, 'run', '-d', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((r) => child.once('exit', r)); // not 'close': the container keeps runc's stderr
-      const failed = exited.then((code) => {
-        if (code !== 0) throw new Error(`runc run ${id} failed (status ${String(code)}): ${err.trim()}`);
-        return new Promise<never>(() => undefined);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        await run('runc', ['--root', state, 'kill', id, 'KILL']).catch(() => undefined);
-        for (let i = 0; i < 50; i++) {
-          const r = await run('runc', ['--root', state, 'delete', '-f', id]).then(() => true, () => false);
-          if (r) break;
-          await new Promise((res) => setTimeout(res, 20));
-        }
-        rmSync(bundle, { recursive: true, force: true });
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        await exited;
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      await exited;
-      let pid: number | undefined;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          if (pid === undefined) {
-            const { stdout } = await run('runc', ['--root', state, 'state', id]);
-            pid = (JSON.parse(stdout) as { pid: number }).pid;
-          }
-          return { pssBytes: pssBytes(pid), cgroupBytes: cgroupMemoryBytes(cgroupsPath) };
-        },
-        stop,
-      };
-    },
-    async dispose() {
-      // runc delete removes each container's cgroup; the parent is ours to remove, in every hierarchy.
-      for (const controller of readdirSync('/sys/fs/cgroup')) {
-        try {
-          rmdirSync(join('/sys/fs/cgroup', controller, parent));
-        } catch {
-          // not created in this hierarchy, or not empty
-        }
-      }
     },
   };
 }

@@ -9,7 +9,7 @@ import { type Manifest, type ManifestSecurity, buildImage, buildLinuxImage, form
 import { readProfile } from '../../trace/index.js';
 import { type ParsedArgs, onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
-import { NETWORK_OPTIONS, manifestNetwork, networkFromOptions } from '../network-options.js';
+import { NETWORK_OPTIONS, manifestNetwork, networkFromOptions, policyFromOptions } from '../network-options.js';
 import { planSecurityOptions } from '../security-options.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -40,6 +40,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
   if (kernel === 'linux') return buildLinuxCommand(elf, outDir, p, io);
   if (kernel !== 'unikit') throw new UsageError(`--kernel ${JSON.stringify(kernel)}: use unikit (the default) or linux`);
   const network = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], 'microvm');
+  const policy = policyFromOptions(p.lists.get('listen') ?? [], p.lists.get('egress') ?? []);
   const plan = planSecurityOptions(p.values.get('level'), p.lists.get('override') ?? []);
   const security: ManifestSecurity | undefined = plan && {
     level: plan.level, flags: plan.flags, mechanisms: plan.mechanisms, signed: plan.build.sign,
@@ -63,7 +64,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     mem: mem === undefined ? undefined : parseSize(mem),
     cwd: p.values.get('cwd'),
     security,
-    ...(network ? { network: manifestNetwork(network) } : {}),
+    ...(network || policy ? { network: manifestNetwork(network, policy) } : {}),
     specialize: {
       perProgramKernel: !general,
       profile,

@@ -6,7 +6,9 @@ import { stat } from 'node:fs/promises';
 import { type Image, ImageError, bootFlags, cachedImage, checkMemory, loadLinuxImage, loadVerifiedImage } from '../../image/index.js';
 import { type AccelRequest, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, networkFromOptions } from '../network-options.js';
+import {
+  NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, effectivePolicy, networkFromOptions, policyFromOptions,
+} from '../network-options.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -48,6 +50,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   const timeoutMs = timeoutText === undefined ? undefined : parseSeconds(timeoutText) * 1000;
   const requested = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], machine);
   if (requested) checkNetworkAvailable(requested);
+  const requestedPolicy = policyFromOptions(p.lists.get('listen') ?? [], p.lists.get('egress') ?? []);
 
   const st = await stat(target).catch(() => undefined);
   if (!st) throw new ImageError('IMAGE_MISSING_FILE', `${target} does not exist (give an image directory or a program)`);
@@ -86,6 +89,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     accel,
     machine,
     network,
+    networkPolicy: effectivePolicy(requestedPolicy, m.network, network),
     verbose: p.flags.has('verbose'),
     timeoutMs,
     stdout: io.stdout,
