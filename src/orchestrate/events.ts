@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeElf } from '../analyze/index.js';
-import { BadRequestError, FleetError } from '../fleet/errors.js';
+import { BadRequestError, FleetError } from '../fleet/index.js';
 import { LEVELS, type Level } from '../security/index.js';
 import type { LevelRule } from '../tosca/index.js';
 

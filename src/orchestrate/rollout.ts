@@ -13,7 +13,7 @@
  */
 import { createConnection } from 'node:net';
 import type { Level } from '../security/index.js';
-import { FleetError } from '../fleet/errors.js';
+import { FleetError } from '../fleet/index.js';
 import type { Backend, Front } from './front.js';
 
 /** What a rollout asks of the service it works on. */
