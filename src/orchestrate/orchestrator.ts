@@ -46,7 +46,7 @@ export interface ServiceStatus {
   port: number | null;
   scaling: { min: number; max: number; default: number; standby: boolean };
   connectsTo: string[];
-  networkPolicy: NetworkPolicy;
+  networkPolicy: NetworkPolicy | null;
   instances: InstanceStatus[];
 }
 
@@ -73,7 +73,7 @@ export class Orchestrator {
       const owner = ctx.deployments.owner(row.id);
       const d = owner && [...this.live.values()].find((x) => x.row.id === owner.deploymentId);
       const s = owner && d?.services.get(owner.service);
-      return s && d ? d.networkPolicy(s.spec) : undefined;
+      return s?.policy;
     };
   }
 
@@ -118,6 +118,8 @@ export class Orchestrator {
         const img = images.get(spec.name) as Awaited<ReturnType<Deployment['image']>>;
         await this.step(spec.name, 'opening its front', () => d.addService(spec, img.plan.level, img.image));
       }
+      // Every front is open: each service's network policy can name its targets' addresses.
+      for (const s of d.services.values()) await this.step(s.spec.name, 'making its network policy', () => d.makeNetworkPolicy(s));
       // Targets before the services that connect to them (t.order).
       for (const spec of ordered) {
         const n = Math.max(1, spec.scaling.default);
@@ -168,7 +170,7 @@ export class Orchestrator {
       port: s.port,
       scaling: s.spec.scaling,
       connectsTo: s.spec.connectsTo.map((c) => c.node),
-      networkPolicy: d.networkPolicy(s.spec),
+      networkPolicy: s.policy ?? null,
       instances: s.instances.map((id) => store.getInstance(id)).filter((r): r is InstanceRow => r !== undefined).map(instanceStatus(s.port)),
     }));
     const row = d.row;
@@ -212,6 +214,9 @@ export class Orchestrator {
           const fwd = inst.ports.find((p) => p.guestPort === rt.port);
           if (fwd && rt.front) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
         }
+      }
+      for (const s of d.services.values()) {
+        await d.makeNetworkPolicy(s).catch((e: Error) => this.ctx.log(`deployment ${row.tenant}/${row.name}: the network policy of ${s.spec.name}: ${e.message}`));
       }
       this.live.set(key(row.tenant, row.name), d);
     }
