@@ -26,6 +26,7 @@
 #define UNIKIT_MARK_ENTERING "@entering-program"   /* the first user instruction is next */
 #define UNIKIT_MARK_EXIT "@exit"                   /* "@exit <status> <reason>" */
 #define UNIKIT_MARK_TRACE "@trace"                 /* "@trace <n1>,<n2>,..." before "@exit" (the "trace" flag) */
+#define UNIKIT_MARK_NETPOLICY "@netpolicy"         /* "@netpolicy <op> <tcp|udp> <a.b.c.d>:<port>": a refusal */
 /* reasons of "@exit" */
 #define UNIKIT_EXIT_REASON_EXIT "exit"        /* the program called exit/exit_group */
 #define UNIKIT_EXIT_REASON_SIGNAL "signal"    /* the program faulted: status = 128 + signal */

@@ -12,6 +12,8 @@ APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
   runc
   # ... and runs the container and native cases under qemu-x86_64 too (TCG in user mode)
   qemu-user-static
+  # ... and, where they can run, against crun and podman containers (Debian 12: crun 1.8.1, podman 4.3.1)
+  crun podman
   # src/bench/report-browser.test.ts renders the bench report in headless Chromium (playwright-core)
   chromium
   # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched

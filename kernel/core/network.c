@@ -12,8 +12,17 @@
 static struct netif nif;
 static bool attempted;
 static const struct boot_config *config;
+static struct net_policy policy;     /* with the netpolicy flag: what the stack enforces */
+static bool policed;
 
-void network_configure(const struct boot_config *cfg) { config = cfg; }
+/* The policy is read at boot, so a bad listen= or egress= is reported before the program runs
+ * (and then nothing is declared: the policy fails closed). */
+void network_configure(const struct boot_config *cfg) {
+    config = cfg;
+    policed = cfg->netpolicy;
+    if (policed)
+        net_policy_parse(&policy, cfg->listen, cfg->egress);
+}
 
 static int transmit(struct netif *n, const void *frame, size_t len) {
     (void)n;
@@ -60,6 +69,8 @@ struct net_stack *network_stack(void) {
         network_init(config);
     if (!net_kernel)
         net_kernel = net_create(NULL);
+    if (net_kernel && policed)
+        net_set_policy(net_kernel, &policy);
     return net_kernel;
 }
 

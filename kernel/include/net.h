@@ -187,4 +187,31 @@ int net_getsockopt(struct net_socket *s, int level, int name, int *value);
 unsigned net_socket_poll(const struct net_socket *s);
 int net_socket_type(const struct net_socket *s);
 
+/* ---- policy.c: the network policy (docs/guest-abi.md: netpolicy, listen=, egress=) ---- */
+#define NET_POLICY_MAX_LISTEN 64
+#define NET_POLICY_MAX_EGRESS 64
+#define NET_POLICY_LOG_MAX 64            /* refusals logged per stack; the rest only counted */
+#define NET_POLICY_PEERS 16              /* addresses a UDP server may answer (the latest) */
+
+struct net_egress {
+    uint32_t ip, mask;                   /* ip already masked */
+    uint16_t port;                       /* 0: any port */
+};
+
+struct net_policy {
+    int nlisten, negress;
+    uint16_t listen[NET_POLICY_MAX_LISTEN];
+    struct net_egress egress[NET_POLICY_MAX_EGRESS];
+    uint64_t refused;                    /* refusals so far */
+};
+
+/* Parses listen= ("80,443") and egress= ("10.0.2.2:8080,10.0.0.0/8:*") values; NULL lists are
+ * empty. On bad input or too many entries: a "unikit: " line, p left empty (nothing declared:
+ * fail closed), and false. */
+bool net_policy_parse(struct net_policy *p, const char *listen, const char *egress);
+/* From now on st enforces p (NULL: no policy). p must outlive st. With a policy, binding an
+ * undeclared port (other than 0), listening on one, and connecting or sending to an undeclared
+ * destination (other than loopback) fail with -EACCES. */
+void net_set_policy(struct net_stack *st, struct net_policy *p);
+
 #endif

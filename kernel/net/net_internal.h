@@ -132,6 +132,8 @@ struct net_socket {
     /* UDP */
     struct udp_dgram *rq_head, *rq_tail;
     size_t rq_bytes;
+    struct net_addr *peers;         /* NET_POLICY_PEERS senders a policed UDP server may answer */
+    unsigned npeer;
 
     /* TCP */
     enum tcp_state state;
@@ -188,6 +190,7 @@ struct lo_frame {
 
 struct net_stack {
     struct netif *nif;
+    struct net_policy *policy;      /* NULL: no network policy */
     uint64_t now;                   /* the time of the current entry point */
     uint64_t generation;
     uint64_t next_deadline;         /* a lower bound; recomputed by net_poll */
@@ -288,6 +291,14 @@ void tcp_send_probe(struct net_socket *s);             /* zero-window probe */
 void tcp_retransmit_first(struct net_socket *s);       /* one segment at snd_una */
 /* A RST answering a segment that has no connection (RFC 793 "reset generation"). */
 void tcp_reset_reply(struct net_stack *st, uint32_t lip, uint32_t rip, const uint8_t *tcp, size_t seglen);
+
+/* ---- policy.c: 0, or -EACCES after logging the refusal ---- */
+int policy_bind(struct net_socket *s, const struct net_addr *a);
+int policy_listen(struct net_socket *s);
+/* op names the call in the log: "connect" or "send". */
+int policy_egress(struct net_socket *s, const struct net_addr *dst, const char *op);
+void policy_note_peer(struct net_socket *s, const struct net_addr *from);
+void policy_free_peers(struct net_socket *s);
 
 /* ---- socket.c ---- */
 struct net_socket *sock_new(struct net_stack *st, int type);

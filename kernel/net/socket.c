@@ -68,6 +68,7 @@ void sock_free(struct net_socket *s) {
     list_del(&s->all);
     tcp_free_buffers(s);
     udp_free_queue(s);
+    policy_free_peers(s);
     st->nsockets--;
     net_free(st, s, sizeof *s);
 }
@@ -154,6 +155,9 @@ int net_bind(struct net_socket *s, const struct net_addr *a) {
         return -EINVAL;
     if (a->ip != NET_IP_ANY && !net_is_local_ip(st, a->ip))
         return -EADDRNOTAVAIL;
+    int denied = policy_bind(s, a);
+    if (denied)
+        return denied;
     if (a->port == 0) {
         s->local.ip = a->ip;
         return sock_autobind(s);
@@ -173,6 +177,9 @@ int net_listen(struct net_socket *s, int backlog) {
         return -EOPNOTSUPP;
     if (s->state != TCP_CLOSED && s->state != TCP_LISTEN)
         return -EINVAL;
+    int denied = policy_listen(s);
+    if (denied)
+        return denied;
     if (!s->bound) {
         int r = sock_autobind(s);
         if (r < 0)
@@ -234,9 +241,13 @@ int net_connect(struct net_socket *s, const struct net_addr *a) {
             if (r < 0)
                 return r;
         }
-        s->remote = *a;
-        if (s->remote.ip == NET_IP_ANY)
-            s->remote.ip = NET_IP_LOOPBACK;
+        struct net_addr dst = *a;
+        if (dst.ip == NET_IP_ANY)
+            dst.ip = NET_IP_LOOPBACK;
+        int denied = policy_egress(s, &dst, "connect");
+        if (denied)
+            return denied;
+        s->remote = dst;
         s->connected = true;
         return 0;
     }
@@ -265,6 +276,9 @@ int net_connect(struct net_socket *s, const struct net_addr *a) {
         dst.ip = NET_IP_LOOPBACK;
     if (dst.ip == NET_IP_BROADCAST || (dst.ip >> 28) == 14)
         return -ENETUNREACH;
+    int denied = policy_egress(s, &dst, "connect");
+    if (denied)
+        return denied;
     if (!s->bound) {
         int r = sock_autobind(s);
         if (r < 0)
@@ -288,8 +302,15 @@ long net_sendto(struct net_socket *s, const void *buf, size_t len, int flags, co
 
 long net_recvfrom(struct net_socket *s, void *buf, size_t len, int flags, struct net_addr *from) {
     net_enter(s->st);
-    if (s->type == NET_SOCK_DGRAM)
-        return udp_recvfrom(s, buf, len, flags, from);
+    if (s->type == NET_SOCK_DGRAM) {
+        struct net_addr sender = {0, 0};
+        long r = udp_recvfrom(s, buf, len, flags, &sender);
+        if (r >= 0 && sender.port && s->st->policy)
+            policy_note_peer(s, &sender);     /* a policed UDP server may answer it */
+        if (r >= 0 && from)
+            *from = sender;
+        return r;
+    }
     long r = tcp_recv(s, buf, len, flags);
     if (r > 0 && from)
         *from = s->remote;

@@ -99,6 +99,9 @@ long udp_sendto(struct net_socket *s, const void *buf, size_t len, const struct 
         return -EPIPE;
     if (dst.port == 0 || dst.ip == NET_IP_ANY)
         return -EINVAL;
+    int denied = policy_egress(s, &dst, "send");
+    if (denied)
+        return denied;
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
     uint16_t mtu = st->nif ? st->nif->mtu : NET_MTU;

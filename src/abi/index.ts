@@ -21,6 +21,7 @@ export const UNIKIT_ABI = {
   MARK_ENTERING: '@entering-program',
   MARK_EXIT: '@exit',
   MARK_TRACE: '@trace',
+  MARK_NETPOLICY: '@netpolicy',
   EXIT_REASON_EXIT: 'exit',
   EXIT_REASON_SIGNAL: 'signal',
   EXIT_REASON_LOAD: 'load-error',

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { artifacts } from '../project/index.js';
-import { type BenchResults, findings, htmlReport, markdownSummary, median, ociConfig, parseWrk, percentile, runBench, unavailable, writeBundle } from './index.js';
+import {
+  type BenchResults, findings, htmlReport, hybridCgroups, markdownSummary, median, ociConfig, parseWrk, percentile, podmanUlimits, runBench, unavailable,
+  withCgroup2Hidden, writeBundle,
+} from './index.js';
 
 const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:1/compute?n=1000
   2 threads and 16 connections
@@ -110,13 +113,33 @@ describe('bench: pure parts', () => {
   });
 });
 
+describe('bench: container runtimes on cgroup v1 hybrid hosts', () => {
+  it('sees a hybrid cgroup2 mount, and hides it from crun in a private mount namespace', () => {
+    const hybrid = '35 25 0:30 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw\n36 25 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n';
+    expect(hybridCgroups(hybrid)).toBe(true);
+    expect(hybridCgroups('35 25 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n')).toBe(false);
+    const [cmd, args] = withCgroup2Hidden(['crun', 'run', 'x']);
+    expect([cmd, ...args].join(' ')).toBe('unshare -m --propagation private sh -c umount /sys/fs/cgroup/unified && exec "$@" sh crun run x');
+  });
+
+  it("gives podman ulimits within conmon's and the host's hard limits", () => {
+    expect(podmanUlimits({ nofile: 1048576, nproc: 96365 })).toEqual(['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768']);
+    expect(podmanUlimits({ nofile: 4096, nproc: 1000 })).toEqual(['--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=1000:1000']);
+  });
+});
+
 describe('bench: comparators on this host', () => {
   it('runs the boot and memory suites for the native process, and (when installed) under qemu-user and in a runc container', { timeout: 30_000 }, async () => {
     const runc = await unavailable('container-runc');
+    const crun = await unavailable('container-crun');
+    const podman = await unavailable('container-podman');
     const qemuUser = await unavailable('native-qemu-user');
     const r = await runBench({
       suites: ['boot', 'memory'],
-      comparators: [...(runc ? [] : ['container-runc' as const]), ...(qemuUser ? [] : ['native-qemu-user' as const]), 'native'],
+      comparators: [
+        ...(runc ? [] : ['container-runc' as const]), ...(crun ? [] : ['container-crun' as const]), ...(podman ? [] : ['container-podman' as const]),
+        ...(qemuUser ? [] : ['native-qemu-user' as const]), 'native',
+      ],
       accel: 'tcg',
       httpd: artifacts.app('httpd'),
       runs: 2,
@@ -138,7 +161,13 @@ describe('bench: comparators on this host', () => {
       expect(r.memory['container-runc']?.[0]?.cgroupPerInstanceBytes).toBeGreaterThan(0);
       expect(r.comparators.find((c) => c.name === 'container-runc')?.accel).toBe('native');
       // nothing left behind: no container, no cgroup of ours
-      expect(execFileSync('sh', ['-c', `ls -d /sys/fs/cgroup/memory/unikit-bench-${process.pid} 2>/dev/null || true`]).toString()).toBe('');
+      expect(execFileSync('sh', ['-c', `ls -d /sys/fs/cgroup/memory/unikit-bench-${process.pid}* 2>/dev/null || true`]).toString()).toBe('');
     }
+    for (const [name, why] of [['container-crun', crun], ['container-podman', podman]] as const) {
+      if (why) continue;
+      expect(r.boot[name]?.p50Ms, name).toBeGreaterThan(0);
+      expect(r.memory[name]?.[0]?.cgroupPerInstanceBytes, name).toBeGreaterThan(0);
+    }
+    if (!podman) expect(execFileSync('podman', ['ps', '-a', '-q', '--filter', `name=unikit-bench-${process.pid}`]).toString()).toBe('');
   });
 });

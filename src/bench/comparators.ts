@@ -1,25 +1,28 @@
 /**
  * What the bench compares: apps/httpd as (a) a unikernel in isolated mode and in fast mode,
- * (b) a runc container from an OCI bundle made here, (c) a native host process. Each one starts
+ * (b) a Linux microVM, (c) runc, crun and podman containers (containers.ts), (d) a native host
+ * process, the container and native cases also under qemu-user. Each one starts
  * instances that answer HTTP on a host port, and says how much memory an instance takes.
  * Every comparator carries the accelerator its figures were taken with: VMs run under whatever
  * resolveAccel chose (TCG on machines without usable KVM), containers and native processes run
  * on the host CPU ("native").
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
-import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxQemuArgs } from '../image/index.js';
-import { type Accel, type KernelFlag, runVm } from '../vmm/index.js';
+import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
+import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, runVm } from '../vmm/index.js';
 import { freePort, waitForHttp } from './http.js';
-import { ociConfig, writeBundle } from './oci.js';
-import { cgroupMemoryBytes, findPid, pssBytes } from './procmem.js';
+import { containerUnavailable, ociContainer, podmanContainer } from './containers.js';
+import { findPid, pssBytes } from './procmem.js';
 
-export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'native' | 'container-runc-qemu-user' | 'native-qemu-user';
-export const COMPARATORS: readonly ComparatorName[] = ['unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'native', 'container-runc-qemu-user', 'native-qemu-user'];
+export type ComparatorName = 'unikernel' | 'unikernel-fast' | 'linux-microvm' | 'container-runc' | 'container-crun' | 'container-podman' | 'native'
+  | 'container-runc-qemu-user' | 'native-qemu-user';
+export const COMPARATORS: readonly ComparatorName[] = [
+  'unikernel', 'unikernel-fast', 'linux-microvm', 'container-runc', 'container-crun', 'container-podman', 'native', 'container-runc-qemu-user', 'native-qemu-user',
+];
 
 /**
  * qemu-user-static's x86-64 emulator: the container and native cases run under it too, so that
@@ -71,15 +74,7 @@ export interface ComparatorContext {
 /** undefined when this comparator can run here, else why not. */
 export async function unavailable(name: ComparatorName): Promise<string | undefined> {
   if (name.endsWith('-qemu-user') && !existsSync(QEMU_USER)) return `${QEMU_USER} is missing: apt-get install qemu-user-static (bash scripts/setup.sh does)`;
-  if (name.startsWith('container-runc')) {
-    if (process.getuid?.() !== 0) return 'runc needs root here';
-    if (!existsSync('/sys/fs/cgroup/memory')) return 'no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory';
-    try {
-      await promisify(execFile)('runc', ['--version']);
-    } catch {
-      return 'runc is missing: apt-get install runc (bash scripts/setup.sh does)';
-    }
-  }
+  if (name.startsWith('container-')) return containerUnavailable(name);
   return undefined;
 }
 
@@ -91,11 +86,15 @@ export async function makeComparator(name: ComparatorName, ctx: ComparatorContex
     case 'linux-microvm':
       return linuxMicrovm(ctx);
     case 'container-runc':
-      return runcContainer(ctx);
+      return ociContainer(ctx, 'runc');
+    case 'container-crun':
+      return ociContainer(ctx, 'crun');
+    case 'container-podman':
+      return podmanContainer(ctx);
     case 'native':
       return native(ctx);
     case 'container-runc-qemu-user':
-      return runcContainer(ctx, QEMU_USER);
+      return ociContainer(ctx, 'runc', QEMU_USER);
     case 'native-qemu-user':
       return native(ctx, QEMU_USER);
   }
@@ -114,181 +113,87 @@ async function unikernel(ctx: ComparatorContext, fast: boolean): Promise<Compara
     label: fast ? 'unikit unikernel, fast mode (rewritten syscalls)' : 'unikit unikernel, isolated mode',
     accel: ctx.accel,
     imageBytes: statSync(image.kernelPath).size + statSync(image.initrdPath).size,
-    async start() {
-      const port = await freePort();
-      const abort = new AbortController();
-      let out = '';
-      const t0 = performance.now();
-      const done = runVm({
-        kernel: image.kernelPath,
-        initrd: image.initrdPath,
-        prog: m.app.path,
-        argv: [m.app.path, '80', '/www'],
-        memory: ctx.vmMemBytes,
-        accel: ctx.accel,
-        flags,
-        network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
-        signal: abort.signal,
-        onStdout: (b) => void (out += b.toString()),
-        onStderr: (b) => void (out += b.toString()),
-      });
-      const failed = done.then((r) => {
-        throw new Error(`httpd's VM ended (status ${r.status}) before it answered: ${out.slice(0, 300)}`);
-      });
-      failed.catch(() => undefined);
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        abort.abort();
-        await done.catch(() => undefined);
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      let qemuPid: number | undefined;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          qemuPid ??= findPid(`hostfwd=tcp:127.0.0.1:${port}-:80`);
-          return { pssBytes: qemuPid === undefined ? undefined : pssBytes(qemuPid) };
-        },
-        async stop() {
-          abort.abort();
-          await done.catch(() => undefined);
-        },
-      };
-    },
+    start: () => startVm(`httpd's VM`, {}, (port, signal, out) => runVm({
+      kernel: image.kernelPath,
+      initrd: image.initrdPath,
+      prog: m.app.path,
+      argv: [m.app.path, '80', '/www'],
+      memory: ctx.vmMemBytes,
+      accel: ctx.accel,
+      flags,
+      network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
+      signal,
+      onStdout: out,
+      onStderr: out,
+    })),
     async dispose() {},
   };
 }
 
-/** The same httpd as PID 1 of Debian's cloud kernel, q35 + virtio-net-pci, user networking, same QEMU and accelerator. */
+/** The same httpd under Debian's cloud kernel (src/image/linux.ts), q35 + virtio-net-pci, user networking, same QEMU and accelerator. */
 async function linuxMicrovm(ctx: ComparatorContext): Promise<Comparator> {
   const image = await buildLinuxImage({ elf: ctx.httpd, outDir: join(ctx.workDir, 'linux'), args: ['80', '/www'], files: [{ host: ctx.docroot, guest: '/www' }] });
+  const append = linuxAppend({ argv: image.argv, env: image.env });
   return {
     name: 'linux-microvm',
     label: `Linux microVM (${image.kernelPackage}, q35, virtio-net-pci, ${LINUX_DEFAULT_MEMORY >> 20} MiB)`,
     accel: ctx.accel,
     imageBytes: image.bytes,
-    async start() {
-      const port = await freePort();
-      const t0 = performance.now();
-      const child = spawn('qemu-system-x86_64', linuxQemuArgs({ image, accel: ctx.accel, memory: LINUX_DEFAULT_MEMORY, hostfwd: [`tcp:127.0.0.1:${port}-:80`] }), { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
-      child.stderr.on('data', (b: Buffer) => void (out = (out + b.toString()).slice(-4000)));
-      const closed = new Promise<void>((r) => child.once('close', () => r()));
-      const failed = closed.then(() => {
-        throw new Error(`the Linux microVM ended before httpd answered: ${out.slice(-600)}`);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        child.kill('SIGKILL');
-        await closed;
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed, timeoutMs: 120_000, intervalMs: 10 });
-      } catch (e) {
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          return { pssBytes: child.pid === undefined ? undefined : pssBytes(child.pid) };
-        },
-        stop,
-      };
-    },
+    start: () => startVm(`the Linux microVM`, { timeoutMs: 120_000, intervalMs: 10 }, (port, signal, out) => runVm({
+      kernel: image.vmlinuz,
+      initrd: image.initrd,
+      prog: image.argv[0] as string,
+      argv: image.argv,
+      memory: LINUX_DEFAULT_MEMORY,
+      accel: ctx.accel,
+      machine: 'q35',
+      network: { mode: 'user', ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, guestPort: 80 }] },
+      signal,
+      onStdout: out,
+      onStderr: out,
+      guestArgs: (accel) => linuxQemuArgs({ image, accel, memory: LINUX_DEFAULT_MEMORY, append, streams: STREAM_FDS }),
+    })),
     async dispose() {},
   };
 }
 
-async function runcContainer(ctx: ComparatorContext, qemuUser?: string): Promise<Comparator> {
-  const base = join(ctx.workDir, qemuUser ? 'runc-qemu-user' : 'runc');
-  const state = join(base, 'state');
-  mkdirSync(state, { recursive: true });
-  const rootfsBytes = writeBundle(join(base, 'image'), {
-    program: ctx.httpd,
-    name: 'httpd',
-    args: ['/httpd'],
-    dirs: [{ host: ctx.docroot, guest: '/www' }],
-    cgroupsPath: '/unused',
+/**
+ * Boots a VM serving httpd on a fresh host port forwarded to the guest's port 80, and waits for
+ * its first HTTP answer. Its memory is the PSS of its QEMU process (found by the forward).
+ */
+async function startVm(
+  what: string, wait: { timeoutMs?: number; intervalMs?: number },
+  boot: (port: number, signal: AbortSignal, out: (b: Buffer) => void) => Promise<VmResult>,
+): Promise<Instance> {
+  const port = await freePort();
+  const abort = new AbortController();
+  let out = '';
+  const t0 = performance.now();
+  const done = boot(port, abort.signal, (b) => void (out = (out + b.toString()).slice(-4000)));
+  const failed = done.then((r) => {
+    throw new Error(`${what} ended (status ${r.status}) before httpd answered: ${out.slice(-600)}`);
   });
-  const rootPath = join(base, 'image', 'rootfs');
-  if (qemuUser) copyFileSync(qemuUser, join(rootPath, 'qemu-x86_64'));
-  const rootBytes = rootfsBytes + (qemuUser ? statSync(qemuUser).size : 0);
-  const parent = `unikit-bench-${process.pid}${qemuUser ? '-qemu-user' : ''}`;
-  const run = promisify(execFile);
-  let serial = 0;
+  failed.catch(() => undefined);
+  try {
+    await waitForHttp('127.0.0.1', port, { failed, ...wait });
+  } catch (e) {
+    abort.abort();
+    await done.catch(() => undefined);
+    throw e;
+  }
+  const readyMs = performance.now() - t0;
+  let qemuPid: number | undefined;
   return {
-    name: qemuUser ? 'container-runc-qemu-user' : 'container-runc',
-    label: `runc container (OCI bundle, host network)${qemuUser ? ', httpd under qemu-x86_64 user-mode emulation' : ''}`,
-    accel: qemuUser ? QEMU_USER_ACCEL : 'native',
-    imageBytes: rootBytes,
-    async start() {
-      const port = await freePort();
-      const id = `${parent}-${++serial}`;
-      const bundle = join(base, id);
-      const cgroupsPath = `/${parent}/${id}`;
-      mkdirSync(bundle, { recursive: true });
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: [...(qemuUser ? ['/qemu-x86_64'] : []), '/httpd', String(port), '/www'], cgroupsPath, rootPath })));
-      const t0 = performance.now();
-      const child: ChildProcess = spawn('runc', ['--root', state, 'run', '-d', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((r) => child.once('exit', r)); // not 'close': the container keeps runc's stderr
-      const failed = exited.then((code) => {
-        if (code !== 0) throw new Error(`runc run ${id} failed (status ${String(code)}): ${err.trim()}`);
-        return new Promise<never>(() => undefined);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        await run('runc', ['--root', state, 'kill', id, 'KILL']).catch(() => undefined);
-        for (let i = 0; i < 50; i++) {
-          const r = await run('runc', ['--root', state, 'delete', '-f', id]).then(() => true, () => false);
-          if (r) break;
-          await new Promise((res) => setTimeout(res, 20));
-        }
-        rmSync(bundle, { recursive: true, force: true });
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        await exited;
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      await exited;
-      let pid: number | undefined;
-      return {
-        host: '127.0.0.1',
-        port,
-        readyMs,
-        async memory() {
-          if (pid === undefined) {
-            const { stdout } = await run('runc', ['--root', state, 'state', id]);
-            pid = (JSON.parse(stdout) as { pid: number }).pid;
-          }
-          return { pssBytes: pssBytes(pid), cgroupBytes: cgroupMemoryBytes(cgroupsPath) };
-        },
-        stop,
-      };
+    host: '127.0.0.1',
+    port,
+    readyMs,
+    async memory() {
+      qemuPid ??= findPid(`hostfwd=tcp:127.0.0.1:${port}-:80`);
+      return { pssBytes: qemuPid === undefined ? undefined : pssBytes(qemuPid) };
     },
-    async dispose() {
-      // runc delete removes each container's cgroup; the parent is ours to remove, in every hierarchy.
-      for (const controller of readdirSync('/sys/fs/cgroup')) {
-        try {
-          rmdirSync(join('/sys/fs/cgroup', controller, parent));
-        } catch {
-          // not created in this hierarchy, or not empty
-        }
-      }
+    async stop() {
+      abort.abort();
+      await done.catch(() => undefined);
     },
   };
 }

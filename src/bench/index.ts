@@ -5,6 +5,7 @@ export { COMPARATORS, makeComparator, unavailable } from './comparators.js';
 export type { Comparator, ComparatorName, Instance, InstanceMemory } from './comparators.js';
 export { markdownSummary, htmlReport, findings } from './report.js';
 export { ociConfig, writeBundle } from './oci.js';
+export { hybridCgroups, podmanUlimits, withCgroup2Hidden } from './containers.js';
 export { parseWrk, wrk } from './http.js';
 export type { WrkResult } from './http.js';
 export { percentile, median } from './stats.js';

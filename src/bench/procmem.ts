@@ -34,3 +34,20 @@ export function cgroupMemoryBytes(cgroupPath: string): number | undefined {
     return undefined;
   }
 }
+
+/** The memory cgroup (v1) a process is in, from /proc/PID/cgroup; undefined when it is gone. */
+export function memoryCgroupOf(pid: number): string | undefined {
+  try {
+    const m = /^\d+:memory:(\S+)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+    return m?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's hard limit for a /proc/self/limits row ("Max open files", "Max processes"). */
+export function hardLimit(row: string): number | undefined {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(row));
+  const hard = line?.slice(row.length).trim().split(/\s+/)[1];
+  return hard === undefined || hard === 'unlimited' ? undefined : Number(hard);
+}

@@ -12,6 +12,8 @@ const COLORS: Record<ComparatorName, string> = {
   'unikernel-fast': '#17becf',
   'linux-microvm': '#9467bd',
   'container-runc': '#ff7f0e',
+  'container-crun': '#bcbd22',
+  'container-podman': '#e377c2',
   native: '#2ca02c',
   'container-runc-qemu-user': '#d62728',
   'native-qemu-user': '#8c564b',
@@ -69,7 +71,7 @@ export function findings(r: BenchResults): string[] {
   const out: string[] = [];
   const uk: ComparatorName = r.comparators.some((c) => c.name === 'unikernel') ? 'unikernel' : 'unikernel-fast';
   const accelOf = (n: ComparatorName): string => r.comparators.find((c) => c.name === n)?.accel ?? '?';
-  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'linux-microvm': 'the Linux microVM', 'container-runc': 'the runc container', native: 'the native process', 'container-runc-qemu-user': 'the runc container under qemu-user', 'native-qemu-user': 'the native process under qemu-user' })[n];
+  const the = (n: ComparatorName): string => ({ unikernel: 'the unikernel', 'unikernel-fast': 'the fast-mode unikernel', 'linux-microvm': 'the Linux microVM', 'container-runc': 'the runc container', 'container-crun': 'the crun container', 'container-podman': 'the podman container', native: 'the native process', 'container-runc-qemu-user': 'the runc container under qemu-user', 'native-qemu-user': 'the native process under qemu-user' })[n];
   const against = (other: ComparatorName): void => {
     if (!r.comparators.some((c) => c.name === other) || !r.comparators.some((c) => c.name === uk)) return;
     const tag = `(${uk}: ${accelOf(uk)}, ${other}: ${accelOf(other)})`;
@@ -99,6 +101,8 @@ export function findings(r: BenchResults): string[] {
   against('linux-microvm');
   out.push(...targets(r));
   against('container-runc');
+  against('container-crun');
+  against('container-podman');
   against('native');
   against('container-runc-qemu-user');
   return out;

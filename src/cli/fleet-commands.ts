@@ -1,7 +1,7 @@
 /**
- * The unikitd commands: daemon, images, create, start, up, ps, logs, stop, rm, stats. Each is a
- * thin client of the daemon's HTTP API (src/fleet); the daemon is started on demand. Exported as
- * one entry point so that main.ts needs a single line for all of them.
+ * The unikitd commands: daemon, images, create, start, up, ps, logs, stop, rm, stats, and tenant
+ * and audit (commands/). Each is a thin client of the daemon's HTTP API (src/fleet); the daemon is
+ * started on demand. Exported as one entry point so that main.ts needs a single line for all of them.
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,11 +9,14 @@ import {
   FleetClient, FleetError, type ImageView, type InstanceView, type StatsView, startDaemon,
 } from '../fleet/index.js';
 import { type OptionSpec, type ParsedArgs, parseArgs } from './args.js';
+import { auditCommand } from './commands/audit.js';
+import { tenantCommand } from './commands/tenant.js';
 import { parseEnvOptions } from './file-spec.js';
+import { ago, bytes, connected, duration, table, takeTenantOption } from './fleet-util.js';
 import { parseSize } from './size.js';
 import { UsageError } from './usage.js';
 
-export const FLEET_COMMANDS = ['daemon', 'images', 'create', 'start', 'up', 'ps', 'logs', 'stop', 'rm', 'stats'] as const;
+export const FLEET_COMMANDS = ['daemon', 'images', 'create', 'start', 'up', 'ps', 'logs', 'stop', 'rm', 'stats', 'tenant', 'audit'] as const;
 export type FleetCommand = (typeof FLEET_COMMANDS)[number];
 
 export function isFleetCommand(name: string | undefined): name is FleetCommand {
@@ -31,22 +34,28 @@ export interface FleetIo {
 
 export const FLEET_HELP = `
 unikitd, the control plane (started on demand; $UNIKIT_HOME/fleet holds its state):
-  unikit daemon [--tcp HOST:PORT] [--boot-concurrency N] [--memory-budget SIZE] [--vm-overhead SIZE]
-      run unikitd in the foreground (Unix socket; TCP needs the bearer token it writes to fleet/token)
+  unikit daemon [--tcp HOST:PORT] [--boot-concurrency N] [--memory-budget SIZE] [--vm-overhead SIZE] [--require-signed]
+      run unikitd in the foreground (Unix socket; TCP needs the bearer token it writes to fleet/token);
+      --require-signed: refuse unsigned images at registration and before each boot
   unikit images [ls] [-q] [--json] | images add DIR [--name NAME] | images rm IMAGE...
   unikit create IMAGE [--name NAME] [--mem SIZE] [--env K=V]... [--net none|user] [-p HOSTPORT:GUESTPORT]...
                 [--restart no|on-failure[:N]|always] [--start] [-- ARGS...]
   unikit start INSTANCE...        unikit stop [-t SECONDS] INSTANCE...      unikit rm [-f] INSTANCE...
   unikit up -n N IMAGE [create's options]   start N instances at once, with progress
   unikit ps [-a] [-q] [--json]    unikit logs [-f] [--tail N] [--klog] INSTANCE    unikit stats [--json] [INSTANCE...]
+  unikit tenant add NAME [--max-instances N] [--max-memory SIZE] [--json]   prints the tenant's API token, once
+  unikit tenant ls [--json] | tenant rm NAME | tenant token NAME (a new token; the old one stops working)
+  unikit audit [--tenant T] [--since N] [--kind K] [--limit N] [--json]     the append-only audit log
 IMAGE is a registered image's name or id, or an image directory (registered on first use).
-UNIKIT_HOST=tcp://HOST:PORT and UNIKIT_TOKEN reach a daemon on TCP instead.
+Every command acts as one tenant: --tenant NAME or UNIKIT_TENANT (the admin's choice), the tenant of
+UNIKIT_TOKEN when it is a tenant token, else "default"; another tenant's images and instances are
+invisible. UNIKIT_HOST=tcp://HOST:PORT and UNIKIT_TOKEN reach a daemon on TCP instead.
 `;
 
 /** Runs one fleet command; returns the exit status. Failures become one "unikit: ..." line. */
 export async function runFleetCommand(command: FleetCommand, argvIn: readonly string[], io: FleetIo): Promise<number> {
-  const argv = splitShortFlags(argvIn);
   try {
+    const argv = splitShortFlags(command === 'daemon' ? argvIn : takeTenantOption(argvIn));
     if (argv.includes('--help') || argv.includes('-h')) {
       io.out(FLEET_HELP.trimStart());
       return 0;
@@ -62,6 +71,8 @@ export async function runFleetCommand(command: FleetCommand, argvIn: readonly st
       case 'stop': return await stopCommand(argv, io);
       case 'rm': return await rmCommand(argv, io);
       case 'stats': return await statsCommand(argv, io);
+      case 'tenant': return await tenantCommand(argv, io);
+      case 'audit': return await auditCommand(argv, io);
     }
   } catch (e) {
     if (e instanceof FleetError) {
@@ -72,16 +83,6 @@ export async function runFleetCommand(command: FleetCommand, argvIn: readonly st
   }
 }
 
-function client(): FleetClient {
-  return new FleetClient({ host: process.env.UNIKIT_HOST || undefined, token: process.env.UNIKIT_TOKEN || undefined });
-}
-
-async function connected(): Promise<FleetClient> {
-  const c = client();
-  await c.ensureDaemon();
-  return c;
-}
-
 const enc = encodeURIComponent;
 
 // ---- daemon ----
@@ -90,7 +91,7 @@ async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<numb
   const p = parseArgs('daemon', argv, [
     { name: 'tcp', kind: 'value' }, { name: 'boot-concurrency', kind: 'value' }, { name: 'memory-budget', kind: 'value' },
     { name: 'vm-overhead', kind: 'value' }, { name: 'log-cap', kind: 'value' }, { name: 'tb-size', kind: 'value' },
-    { name: 'accel', kind: 'value' },
+    { name: 'accel', kind: 'value' }, { name: 'require-signed', kind: 'flag' },
   ]);
   noPositionals('daemon', p);
   let tcp: { host: string; port: number } | undefined;
@@ -115,9 +116,10 @@ async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<numb
     logCap: size('log-cap'),
     tbSizeMiB: positiveInt(p, 'tb-size'),
     accel: accel as 'auto' | 'kvm' | 'tcg' | undefined,
+    requireSigned: p.flags.has('require-signed'),
     log: (line) => io.err(`unikitd: ${line}\n`),
   });
-  io.err(`unikitd: serving ${d.paths.socket}${d.tcpAddress ? ` and tcp://${d.tcpAddress} (token in ${d.tokenFile ?? '$UNIKIT_TOKEN'})` : ''} (pid ${process.pid}, ${d.accel})\n`);
+  io.err(`unikitd: serving ${d.paths.socket}${d.tcpAddress ? ` and tcp://${d.tcpAddress} (token in ${d.tokenFile ?? '$UNIKIT_TOKEN'})` : ''} (pid ${process.pid}, ${d.accel}${p.flags.has('require-signed') ? ', signed images only' : ''})\n`);
   const stop = (): void => void d.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -506,30 +508,9 @@ function positiveInt(p: ParsedArgs, name: string): number | undefined {
   return Number(v);
 }
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n';
-  return line(head) + rows.map(line).join('');
-}
 
-function bytes(n: number): string {
-  if (n >= 1 << 30) return `${+(n / (1 << 30)).toFixed(2)} GiB`;
-  if (n >= 1 << 20) return `${+(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1024) return `${+(n / 1024).toFixed(0)} KiB`;
-  return `${n} B`;
-}
 
-function duration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h`;
-  return `${Math.floor(s / 86400)} days`;
-}
 
-function ago(isoTime: string): string {
-  return `${duration(Date.now() - Date.parse(isoTime))} ago`;
-}
 
 function status(v: InstanceView): string {
   switch (v.state) {

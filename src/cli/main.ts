@@ -23,7 +23,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argvIn: readonly string[]): Promise<number> {
+  // `unikit --tenant NAME <command> ...`: the tenant option may come before the command too.
+  const argv = argvIn[0] === '--tenant' && argvIn.length >= 3 ? [argvIn[2] as string, ...argvIn.slice(0, 2), ...argvIn.slice(3)]
+    : argvIn[0]?.startsWith('--tenant=') && argvIn.length >= 2 ? [argvIn[1] as string, argvIn[0], ...argvIn.slice(2)] : argvIn;
   const [command, ...rest] = argv;
   const out = (s: string): void => void process.stdout.write(s);
   const message = (line: string): void => void process.stderr.write(line + '\n');

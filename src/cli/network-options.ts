@@ -2,8 +2,12 @@
  * `--net user|tap|none` and `-p HOST:GUEST[/udp]` for `unikit run` and `unikit build`: the
  * guest's network, checked before any VM starts. Without either, `unikit run` uses what the
  * image records (build --net, -p), else user networking when the program may use sockets.
+ * `--listen PORT` and `--egress HOST:PORT` make a network policy the guest kernel enforces.
  */
 import type { ManifestNetwork } from '../image/index.js';
+import {
+  type NetworkPolicy, NetworkPolicyError, parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
+} from '../security/index.js';
 import {
   type Machine, type NetMode, type VmNetwork, NET_MODES, NetworkUnavailableError, VmmError, checkForwardsDistinct,
   parsePortForward, tapUnavailable,
@@ -13,7 +17,34 @@ import { UsageError } from './usage.js';
 export const NETWORK_OPTIONS = [
   { name: 'net', kind: 'value' },
   { name: 'publish', short: 'p', kind: 'list' },
+  { name: 'listen', kind: 'list' },
+  { name: 'egress', kind: 'list' },
 ] as const;
+
+/**
+ * The network policy `--listen PORT` and `--egress HOST:PORT` (each repeatable; `none` declares
+ * nothing) ask for, or undefined when neither is given. Either one turns the policy on: what the
+ * other does not name is not allowed.
+ */
+export function policyFromOptions(listen: readonly string[], egress: readonly string[]): NetworkPolicy | undefined {
+  if (listen.length === 0 && egress.length === 0) return undefined;
+  const some = (v: readonly string[]): string[] => v.filter((x) => x !== 'none');
+  try {
+    return validateNetworkPolicy({
+      listen: some(listen).map(parseListenPort),
+      egress: some(egress).map(parseEgressTarget),
+    }, 'the network policy (--listen, --egress)');
+  } catch (e) {
+    throw e instanceof NetworkPolicyError ? new UsageError(e.message) : e;
+  }
+}
+
+/** The policy a VM boots with: the command line's, else the image's; ports `-p` forwards count as declared. */
+export function effectivePolicy(requested: NetworkPolicy | undefined, image: ManifestNetwork | undefined, network: VmNetwork): NetworkPolicy | undefined {
+  const policy = requested ?? image?.policy;
+  if (!policy) return undefined;
+  return network.mode === 'user' ? withListenPorts(policy, network.ports.map((p) => p.guestPort)) : policy;
+}
 
 /** The network the command line asks for, or undefined when it names none. */
 export function networkFromOptions(modeText: string | undefined, publish: readonly string[], machine: Machine): VmNetwork | undefined {
@@ -52,9 +83,11 @@ export function checkNetworkAvailable(n: VmNetwork): void {
   if (why) throw new NetworkUnavailableError(why);
 }
 
-/** The manifest's record of a network. */
-export function manifestNetwork(n: VmNetwork): ManifestNetwork {
-  return { mode: n.mode, ports: n.mode === 'user' ? n.ports.map((p) => ({ proto: p.proto, host: p.hostPort, guest: p.guestPort })) : [] };
+/** The manifest's record of a network, and of a policy (user networking when only a policy was given). */
+export function manifestNetwork(n: VmNetwork | undefined, policy?: NetworkPolicy): ManifestNetwork {
+  const net = n ?? { mode: 'user', ports: [] };
+  const ports = net.mode === 'user' ? net.ports.map((p) => ({ proto: p.proto, host: p.hostPort, guest: p.guestPort })) : [];
+  return { mode: net.mode, ports, ...(policy ? { policy } : {}) };
 }
 
 function usage<T>(f: () => T): T {

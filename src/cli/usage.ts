@@ -12,7 +12,8 @@ export const HELP = `unikit: run an unmodified static Linux x86-64 program as a 
 usage:
   unikit build <elf> [--file HOST[:GUEST]]... [--env K=V]... [--mem SIZE] [-o DIR]
                [--general | --profile FILE] [--strict] [--force] [--fast]
-               [--net user|tap|none] [-p HOST:GUEST[/udp]]... [-- ARGS...]
+               [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--listen PORT]... [--egress HOST:PORT]...
+               [-- ARGS...]
       make an image directory (kernel.elf, initrd.cpio, manifest.json). The kernel is built for
       the program's syscalls (static analysis, plus those a "trace --json" FILE lists); --general
       packs the general kernel instead. A program that may make a syscall unikit lacks is refused
@@ -20,18 +21,25 @@ usage:
       syscall sites are rewritten into direct calls and the program runs in ring 0.
       --level low|medium|high|strict [--override MECHANISM=on|off]...: the security level's
       mechanisms (docs/security.md); medium and up sign the image, which run verifies.
-      --kernel linux: instead, the program as PID 1 of an initramfs for Debian's cloud kernel
-      (fetched with apt-get download into $UNIKIT_HOME/linux), for unikit bench's Linux microVM.
+      --listen PORT, --egress A.B.C.D[/LEN]:PORT|* (repeatable; none declares nothing): a network
+      policy the guest kernel enforces at every level; the program may bind only those ports and
+      connect or send only there (EACCES otherwise, logged). Recorded in the image.
+      --kernel linux [--file ..] [--env ..] [-- ARGS]: instead, a Linux microVM image: the program
+      in an initramfs for Debian's cloud kernel (fetched with apt-get download into
+      $UNIKIT_HOME/linux), a dynamically linked one with its interpreter and libraries from the
+      host; unikit run boots it on q35 (--mem default 128M, at least 64M; --net user or none).
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
              [--env K=V]... [--file HOST[:GUEST]]... [--verbose] [--time] [--timeout SECONDS]
-             [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--fast] [-- ARGS...]
+             [--net user|tap|none] [-p HOST:GUEST[/udp]]... [--listen PORT]... [--egress HOST:PORT]...
+             [--fast] [-- ARGS...]
       boot it, stream its output, exit with its status (an ELF is packed on the fly)
       --net user: QEMU user networking, the guest is 10.0.2.15 and sees the host as 10.0.2.2;
       -p forwards 127.0.0.1:HOST to the guest's port (tcp, or /udp). --net tap (root): a tap on
       the bridge unikit0 (10.77.0.1/16) and an address of the guest's own, printed at start.
       --net none: loopback only. Without them: what the image records (build --net, -p), else
       user networking unless the image's kernel serves no socket call. --fast (with an ELF): its syscall sites
-      rewritten into direct calls, in ring 0.
+      rewritten into direct calls, in ring 0. --listen/--egress replace the image's network
+      policy; ports -p forwards count as declared; with no egress QEMU also runs restrict=on.
   unikit inspect <image-dir> [--json]
       show what an image holds
   unikit analyze <elf> [--json]
@@ -45,8 +53,9 @@ usage:
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]
                [--weights N,N,..] [--instances N,N,..] [--comparators LIST] [--mem SIZE] [--json]
-      apps/httpd as a unikernel (isolated, fast), a runc container and a native process, side by
-      side: start-to-ready, latency and requests/s per /compute?n= weight, memory per instance
+      apps/httpd as a unikernel (isolated, fast), a Linux microVM, runc, crun and podman
+      containers and a native process (containers and native also under qemu-user), side by
+      side (a comparator that cannot run here is skipped, with the reason, in the report): start-to-ready, latency and requests/s per /compute?n= weight, memory per instance
       for N simultaneous instances, image size; writes results.json, summary.md, report.html
 
 SIZE: bytes, or with a K, M or G suffix (4M, 16MiB, 512K). Exit statuses of run: the program's

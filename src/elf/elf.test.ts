@@ -59,7 +59,7 @@ describe('parseElf', () => {
       ],
       interp: '/lib64/ld-linux-x86-64.so.2',
     });
-    expect(codeOf(dyn)).toBe('ELF_DYNAMIC: prog is dynamically linked: not supported yet; link it statically (it asks for the interpreter "/lib64/ld-linux-x86-64.so.2")');
+    expect(codeOf(dyn)).toBe('ELF_DYNAMIC: prog is dynamically linked: not supported yet; link it statically (it asks for the interpreter "/lib64/ld-linux-x86-64.so.2"), or run it in a Linux microVM with its libraries packed from the host: `unikit build --kernel linux`');
   });
 
   it('rejects overlapping PT_LOAD segments', () => {

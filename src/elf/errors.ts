@@ -84,7 +84,8 @@ export class ElfTruncatedError extends ElfError {
 export class ElfDynamicError extends ElfError {
   readonly code = 'ELF_DYNAMIC';
   constructor(file: string, interpreter: string) {
-    super(`${file} is dynamically linked: not supported yet; link it statically (it asks for the interpreter ${JSON.stringify(interpreter)})`);
+    super(`${file} is dynamically linked: not supported yet; link it statically (it asks for the interpreter ${JSON.stringify(interpreter)}), ` +
+      'or run it in a Linux microVM with its libraries packed from the host: `unikit build --kernel linux`');
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Talking to unikitd: HTTP over its Unix socket (or TCP with a bearer token when UNIKIT_HOST is
- * tcp://...), JSON in and out, errors turned back into FleetError, streams for logs and events,
- * and starting the daemon on demand when nobody serves this home yet.
+ * tcp://...), as a tenant when asked (X-Unikit-Tenant), JSON in and out, errors turned back into
+ * FleetError, streams for logs and events, and starting the daemon on demand when nobody serves
+ * this home yet.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
@@ -15,6 +16,8 @@ export interface ClientOptions {
   /** "tcp://HOST:PORT" for a daemon on TCP; the home's Unix socket otherwise. */
   host?: string;
   token?: string;
+  /** The tenant to act as (X-Unikit-Tenant): the admin's choice; a tenant token's own name or nothing. */
+  tenant?: string;
   /** Start a daemon for the home when none answers (default true; never for TCP). */
   autoStart?: boolean;
   /** Extra arguments for an auto-started daemon. */
@@ -45,6 +48,7 @@ export class FleetClient {
       headers['content-length'] = payload.length;
     }
     if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
+    if (this.o.tenant) headers['x-unikit-tenant'] = this.o.tenant;
     return new Promise((resolve, reject) => {
       const req = httpRequest({ ...this.target, method, path, headers }, resolve);
       req.on('error', reject);

@@ -32,6 +32,8 @@ export interface DaemonOptions {
   bootTimeoutMs?: number;
   accel?: AccelRequest;
   qemuBinary?: string;
+  /** The host policy "signed images only": unsigned images are refused at registration and boot. */
+  requireSigned?: boolean;
   log?: (line: string) => void;
 }
 
@@ -97,6 +99,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     logCap: o.logCap ?? DEFAULT_LOG_CAP,
     tbSizeMiB: o.tbSizeMiB ?? 4,
     qemuBinary: o.qemuBinary,
+    requireSigned: o.requireSigned,
     log,
   });
   const reconciled = await supervisor.reconcile();
@@ -127,7 +130,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
   let tcpAddress: string | undefined;
 
   const api = await buildApi({
-    store, supervisor, paths, token,
+    store, supervisor, paths, token, requireSigned: o.requireSigned,
     shutdown: () => void close(),
     info: () => ({
       version, pid: process.pid, home: paths.home, socket: paths.socket, tcp: tcpAddress ?? null, accel,

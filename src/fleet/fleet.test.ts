@@ -44,3 +44,42 @@ describe('lastLines', () => {
     expect(lastLines(Buffer.from('a\nb\n'), 0).toString()).toBe('');
   });
 });
+
+describe('Store', () => {
+  it('migrates a database from before tenants: old rows go to "default", names become unique per tenant', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createRequire } = await import('node:module');
+    const { Store } = await import('./store.js');
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+    const dir = mkdtempSync(join(tmpdir(), 'ukf-db-'));
+    try {
+      const path = join(dir, 'state.db');
+      const old = new Database(path);
+      old.exec(`CREATE TABLE images (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, dir TEXT NOT NULL, app TEXT NOT NULL, prog TEXT NOT NULL,
+          argv TEXT NOT NULL, env TEXT NOT NULL, cwd TEXT NOT NULL, memory INTEGER NOT NULL, kernel_size INTEGER NOT NULL, initrd_size INTEGER NOT NULL, created_at REAL NOT NULL);
+        CREATE TABLE instances (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL REFERENCES images(id), memory INTEGER NOT NULL, args TEXT,
+          env TEXT NOT NULL, network TEXT NOT NULL, ports TEXT NOT NULL, restart_policy TEXT NOT NULL, max_retries INTEGER NOT NULL, state TEXT NOT NULL,
+          pid INTEGER, pid_start INTEGER, accel TEXT, created_at REAL NOT NULL, started_at REAL, booted_at REAL, boot_ms REAL, finished_at REAL,
+          exit_status INTEGER, exit_reason TEXT, exit_detail TEXT, restart_count INTEGER NOT NULL DEFAULT 0, stop_requested INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX instances_image ON instances(image_id);
+        INSERT INTO images VALUES ('abc123', 'idle', '/x', 'idle', '/idle', '[]', '[]', '/', 8388608, 1, 1, 1);
+        INSERT INTO instances (id, name, image_id, memory, env, network, ports, restart_policy, max_retries, state, created_at)
+          VALUES ('i1', 'web', 'abc123', 8388608, '[]', 'none', '[]', 'no', 0, 'running', 2);`);
+      old.close();
+      const store = new Store(Database, path);
+      expect(store.listImages('default').map((i) => [i.id, i.name, i.signed])).toEqual([['abc123', 'idle', false]]);
+      expect(store.findInstances('default', 'web').map((i) => [i.id, i.tenant, i.state])).toEqual([['i1', 'default', 'running']]);
+      expect(store.usage('default')).toEqual({ instances: 1, memory: 8 << 20 });
+      const t = store.insertTenant({ name: 'acme', tokenHash: null, maxInstances: null, maxMemory: null, createdAt: 3 });
+      expect(t.netIndex).toBe(1);
+      expect(store.findInstances('acme', 'web')).toEqual([]);
+      store.insertInstance({ ...(store.getInstance('i1') as NonNullable<ReturnType<typeof store.getInstance>>), id: 'i2', tenant: 'acme' });
+      expect(store.findInstances('acme', 'web').map((i) => i.id)).toEqual(['i2']);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

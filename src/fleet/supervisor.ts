@@ -15,14 +15,18 @@ import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { UNIKIT_ABI } from '../abi/index.js';
-import { bootFlags, loadVerifiedImage } from '../image/index.js';
+import { ImageError, bootFlags, loadVerifiedImage } from '../image/index.js';
 import { type Accel, QmpClient, launchDetached } from '../vmm/index.js';
+import { appendAudit } from './audit.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
+import { unsignedRefusal } from './images.js';
+import { findAttacks } from './attacks.js';
 import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
 import { findProcesses, hostMemory, isSameProcess, procStat, signalProcess } from './procfs.js';
 import { Slots } from './slots.js';
 import type { ImageRow, InstanceRow, InstanceState, Store } from './store.js';
+import { checkQuota } from './tenants.js';
 
 export interface SupervisorOptions {
   paths: FleetPaths;
@@ -43,6 +47,8 @@ export interface SupervisorOptions {
   logCap: number;
   tbSizeMiB: number;
   qemuBinary?: string;
+  /** The host policy "signed images only": an unsigned image does not boot. */
+  requireSigned?: boolean;
   log: (line: string) => void;
 }
 
@@ -68,6 +74,8 @@ interface Live {
   stopping?: Promise<void>;
   /** The reason of QMP's SHUTDOWN event, when one came ("host-signal", "guest-shutdown", ...). */
   shutdownReason?: string;
+  /** How far the kernel log was scanned for blocked attacks. */
+  auditPos: number;
 }
 
 interface Ticket {
@@ -151,16 +159,23 @@ export class Supervisor {
   // ---- start ----
 
   /** Admits and queues a boot; with `wait`, resolves once the instance runs or has ended. */
-  async start(id: string, opts: { wait?: boolean; waitMs?: number } = {}): Promise<InstanceRow> {
+  async start(id: string, opts: { wait?: boolean; waitMs?: number; actor?: string } = {}): Promise<InstanceRow> {
     const row = this.mustGet(id);
     if (this.lives.has(id) || this.queued.has(id)) return row;
+    const image = this.o.store.getImage(row.imageId);
+    if (!image) throw new FleetError('BAD_IMAGE', `the image ${row.imageId} of ${row.name} is gone`);
+    const actor = opts.actor ?? 'unikitd';
+    if (this.o.requireSigned && !image.signed) {
+      appendAudit(this.o.store, { tenant: row.tenant, actor, kind: 'instance.refused', subject: row.name, detail: { reason: 'policy', policy: 'require-signed', image: image.name } });
+      throw unsignedRefusal(`cannot start ${row.name}: its image ${image.name}`);
+    }
+    // The tenant's quota, then the host's memory and ports: each refusal leaves the row as it was.
+    checkQuota(this.o.store, row, { active: true, actor });
     const timer = this.restartTimers.get(id);
     if (timer) {
       clearTimeout(timer);
       this.restartTimers.delete(id);
     }
-    const image = this.o.store.getImage(row.imageId);
-    if (!image) throw new FleetError('BAD_IMAGE', `the image ${row.imageId} of ${row.name} is gone`);
     const ticket = this.admit(row);
     this.queued.set(id, ticket);
     const waiting = opts.wait ? this.waitFor(id, (r) => r.state !== 'starting', opts.waitMs ?? 120_000) : undefined;
@@ -238,7 +253,8 @@ export class Supervisor {
       }
       // Verified again at each boot: the stored copy is what boots, and a signature covers the
       // kernel flags of the image's level.
-      const { image: verified } = await loadVerifiedImage(image.dir);
+      const { image: verified, signature } = await loadVerifiedImage(image.dir);
+      if (this.o.requireSigned && !signature) throw unsignedRefusal(`the image ${image.name}`);
       launched = launchDetached({
         flags: bootFlags(verified.manifest),
         kernel: `${image.dir}/kernel.elf`,
@@ -263,6 +279,12 @@ export class Supervisor {
     } catch (e) {
       release();
       this.unadmit(ticket, id);
+      if ((e instanceof ImageError && (e.code === 'IMAGE_BAD_SIGNATURE' || e.code === 'IMAGE_UNSIGNED')) || (e instanceof FleetError && e.code === 'UNSIGNED_IMAGE')) {
+        appendAudit(this.o.store, {
+          tenant: row.tenant, actor: 'unikitd', kind: 'image.refused', subject: image.name,
+          detail: { instance: row.name, at: 'boot', reason: e instanceof FleetError || (e as ImageError).code === 'IMAGE_UNSIGNED' ? 'unsigned' : 'bad-signature', message: (e as Error).message },
+        });
+      }
       this.recordEnd(id, { state: 'exited', exitStatus: 125, exitReason: 'start-failed', exitDetail: (e as Error).message }, false);
       return;
     }
@@ -291,7 +313,7 @@ export class Supervisor {
     });
     const live: Live = {
       id, pid, pidStart, adopted, spawnedAtMs, booted: false, charge: t.charge, ports: t.ports,
-      stopRequested: false, killed: false, ended: false, exited, markExited,
+      stopRequested: false, killed: false, ended: false, exited, markExited, auditPos: 0,
     };
     this.lives.set(id, live);
     return live;
@@ -361,9 +383,26 @@ export class Supervisor {
       const stopRequested = live.stopRequested || row.stopRequested;
       const restart = !stopRequested && !this.closed && wantsRestart(row, end.exitStatus);
       const ranMs = performance.timeOrigin + performance.now() - live.spawnedAtMs;
+      this.auditAttacks(row, end.exitReason === 'signal' ? end.exitStatus : undefined, live);
       this.recordEnd(live.id, { ...end, state: restart ? 'restarting' : end.state }, restart, ranMs);
     }
     live.markExited();
+  }
+
+  /**
+   * Writes an `attack.blocked` audit row for each attack the kernel stopped in this instance's
+   * run (a fault or syscall that ended it: `signalStatus`; network-policy refusals while it runs).
+   */
+  private auditAttacks(row: InstanceRow, signalStatus: number | null | undefined, live?: Live): void {
+    const f = instanceFiles(this.o.paths, row.id);
+    const { attacks, next } = findAttacks(f.klog, signalStatus ?? null, live?.auditPos ?? 0);
+    if (live) live.auditPos = next;
+    for (const a of attacks) {
+      appendAudit(this.o.store, {
+        tenant: row.tenant, actor: 'unikitd', kind: 'attack.blocked', subject: row.name,
+        detail: { instance: row.id, image: row.imageId, ...a },
+      });
+    }
   }
 
   private recordEnd(id: string, end: { state: InstanceState; exitStatus: number; exitReason: string; exitDetail: string | null }, restart: boolean, ranMs = 0): void {
@@ -460,7 +499,7 @@ export class Supervisor {
     this.backoff.delete(id);
     this.o.store.deleteInstance(id);
     rmSync(instanceFiles(this.o.paths, id).dir, { recursive: true, force: true });
-    this.events.emit('removed', id);
+    this.events.emit('removed', id, row.tenant);
   }
 
   // ---- reconciliation at daemon start ----
@@ -559,6 +598,7 @@ export class Supervisor {
     else if (stopRequested) end = { state: 'exited', exitStatus: 143, exitReason: 'stopped', exitDetail: 'ended while unikitd was not running' };
     else end = { state: 'lost', exitStatus: 125, exitReason: 'lost', exitDetail: 'QEMU ended while unikitd was not running, without an @exit line' };
     const restart = !stopRequested && wantsRestart(row, end.exitStatus);
+    if (marker) this.auditAttacks(row, marker.reason === 'signal' ? marker.status : undefined);
     this.recordEnd(row.id, { ...end, state: restart ? 'restarting' : end.state }, restart);
   }
 
@@ -574,6 +614,11 @@ export class Supervisor {
       }
       if (capLogs) {
         const f = instanceFiles(this.o.paths, live.id);
+        // Network-policy refusals do not end the instance: they are audited as they come.
+        if (live.booted) {
+          const row = this.o.store.getInstance(live.id);
+          if (row) this.auditAttacks(row, null, live);
+        }
         capFile(f.console, f.consoleOld, this.o.logCap);
         capFile(f.qemuLog, f.qemuLog + '.1', this.o.logCap);
         if (live.booted) capFile(f.klog, f.klogPrev, this.o.logCap);

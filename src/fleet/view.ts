@@ -1,9 +1,23 @@
-/** The API's JSON shapes (api/openapi.yaml: Image, Instance, Stats) made from store rows. */
+/** The API's JSON shapes (api/openapi.yaml: Image, Instance, Stats, Tenant) made from store rows. */
 import { processMemory, procStat } from './procfs.js';
-import type { ImageRow, InstanceRow, InstanceState, PortSpec, Store } from './store.js';
+import { tenantNetwork } from './tenant-net.js';
+import type { ImageRow, InstanceNetwork, InstanceRow, InstanceState, PortSpec, Store, TenantRow, TenantUsage } from './store.js';
+
+export interface TenantView {
+  name: string;
+  maxInstances: number | null;
+  maxMemory: number | null;
+  /** Instances not exited and guest memory of the active ones, now. */
+  usage: TenantUsage;
+  /** Its tap network: bridge and subnet. */
+  network: { bridge: string; subnet: string };
+  hasToken: boolean;
+  createdAt: string;
+}
 
 export interface ImageView {
   id: string;
+  tenant: string;
   name: string;
   app: string;
   argv: string[];
@@ -11,18 +25,23 @@ export interface ImageView {
   memory: number;
   kernelSize: number;
   initrdSize: number;
+  level: string | null;
+  signed: boolean;
   createdAt: string;
 }
 
 export interface InstanceView {
   id: string;
+  tenant: string;
   name: string;
   image: { id: string; name: string | null };
   memory: number;
   args: string[] | null;
   env: string[];
-  network: 'none' | 'user';
+  network: InstanceNetwork;
   ports: PortSpec[];
+  /** With a tap: the guest's address on its tenant's bridge. */
+  ip: string | null;
   restart: { policy: string; maxRetries: number };
   state: InstanceState;
   pid: number | null;
@@ -53,8 +72,8 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 export function imageView(r: ImageRow): ImageView {
   return {
-    id: r.id, name: r.name, app: r.app, argv: r.argv, env: r.env, memory: r.memory, kernelSize: r.kernelSize,
-    initrdSize: r.initrdSize, createdAt: new Date(r.createdAt).toISOString(),
+    id: r.id, tenant: r.tenant, name: r.name, app: r.app, argv: r.argv, env: r.env, memory: r.memory, kernelSize: r.kernelSize,
+    initrdSize: r.initrdSize, level: r.level, signed: r.signed, createdAt: new Date(r.createdAt).toISOString(),
   };
 }
 
@@ -62,8 +81,8 @@ export function imageView(r: ImageRow): ImageView {
 export function instanceView(r: InstanceRow, store: Store, imageNames?: Map<string, string>): InstanceView {
   const imageName = imageNames ? imageNames.get(r.imageId) ?? null : store.getImage(r.imageId)?.name ?? null;
   return {
-    id: r.id, name: r.name, image: { id: r.imageId, name: imageName }, memory: r.memory, args: r.args, env: r.env,
-    network: r.network, ports: r.ports, restart: { policy: r.restartPolicy, maxRetries: r.maxRetries }, state: r.state,
+    id: r.id, tenant: r.tenant, name: r.name, image: { id: r.imageId, name: imageName }, memory: r.memory, args: r.args, env: r.env,
+    network: r.network, ports: r.ports, ip: r.ip, restart: { policy: r.restartPolicy, maxRetries: r.maxRetries }, state: r.state,
     pid: r.pid, accel: r.accel, createdAt: iso(r.createdAt) as string, startedAt: iso(r.startedAt), bootedAt: iso(r.bootedAt),
     bootMs: r.bootMs === null ? null : Math.round(r.bootMs * 1000) / 1000, finishedAt: iso(r.finishedAt),
     exit: r.exitStatus === null ? null : { status: r.exitStatus, reason: r.exitReason ?? 'unknown', detail: r.exitDetail },
@@ -81,5 +100,13 @@ export function statsView(r: InstanceRow): StatsView {
     rssBytes: mem?.rssBytes ?? null, pssBytes: mem?.pssBytes ?? null, cpuSeconds: st?.cpuSeconds ?? null,
     uptimeSeconds: live && since !== null ? Math.round((Date.now() - since) / 10) / 100 : null,
     bootMs: r.bootMs === null ? null : Math.round(r.bootMs * 1000) / 1000, memory: r.memory,
+  };
+}
+
+export function tenantView(t: TenantRow, usage: TenantUsage): TenantView {
+  const net = tenantNetwork(t.name, t.netIndex);
+  return {
+    name: t.name, maxInstances: t.maxInstances, maxMemory: t.maxMemory, usage, network: { bridge: net.bridge, subnet: net.subnet },
+    hasToken: t.tokenHash !== null, createdAt: new Date(t.createdAt).toISOString(),
   };
 }

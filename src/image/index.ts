@@ -22,7 +22,9 @@ export {
 } from './errors.js';
 export type { ImageErrorCode } from './errors.js';
 export {
-  buildLinuxImage, linuxKernel, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules, LinuxKernelError,
-  LINUX_DEFAULT_MEMORY, LINUX_NET_MODULES, LINUX_IMAGE_FORMAT,
+  buildLinuxImage, loadLinuxImage, linuxKernel, linuxInitScript, linuxQemuArgs, linuxAppend, encodeRunConfig, moduleDepends,
+  orderModules, LinuxKernelError, LINUX_DEFAULT_MEMORY, LINUX_NET_MODULES, LINUX_IMAGE_FORMAT, LINUX_CMDLINE_MAX, LINUX_BASE_APPEND,
 } from './linux.js';
+export { programLibraries, ldSoConfDirs, DEFAULT_LIBRARY_DIRS } from './linux-libs.js';
+export type { PackedLibrary, LibrarySearch } from './linux-libs.js';
 export type { LinuxImage, LinuxImageOptions, LinuxKernel } from './linux.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LINUX_NET_MODULES, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules } from './index.js';
+import { LINUX_CMDLINE_MAX, LINUX_NET_MODULES, encodeRunConfig, ldSoConfDirs, linuxAppend, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules, programLibraries } from './index.js';
 
 describe('Linux microVM images (pure parts)', () => {
   it('reads depends= from a module .modinfo', () => {
@@ -23,18 +23,52 @@ describe('Linux microVM images (pure parts)', () => {
     expect(() => orderModules({ a: ['b'], b: ['a'] })).toThrow(/cycle/);
   });
 
-  it('writes an /init that loads the modules, configures eth0 and execs the program as PID 1', () => {
-    const s = linuxInitScript(LINUX_NET_MODULES, ['/httpd', '80', "/w w'"]);
+  it('writes an /init that loads the modules, configures eth0, runs the program and reports its status', () => {
+    const s = linuxInitScript(LINUX_NET_MODULES, { argv: ['/httpd', '80'], env: [] });
     expect(s.startsWith('#!/bin/busybox sh\n')).toBe(true);
     expect(s).toContain('insmod /lib/modules/virtio_net.ko');
     expect(s).toContain('ip addr add 10.0.2.15/24 dev eth0');
-    expect(s.trimEnd().split('\n').pop()).toBe(`exec '/httpd' '80' '/w w'\\'''`);
+    expect(s).toContain('$B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1');
+    expect(s).toContain('echo "@exit $s exit" >$K');
+    expect(s.trimEnd().split('\n').pop()).toBe('$B poweroff -f');
   });
 
-  it('boots on q35 with virtio-net-pci and user networking', () => {
-    const a = linuxQemuArgs({ image: { dir: '/i', vmlinuz: '/i/vmlinuz', initrd: '/i/initramfs.cpio', argv: ['/x'], bytes: 1, kernelPackage: 'k' }, accel: 'tcg', memory: 128 << 20, hostfwd: ['tcp:127.0.0.1:8080-:80'] });
-    expect(a.join(' ')).toContain('-M q35 -accel tcg');
-    expect(a.join(' ')).toContain('-netdev user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-pci,netdev=n0');
-    expect(a.join(' ')).toContain('-m 128M');
+  it('carries argv and environment as one base64 word after -- on the kernel command line', () => {
+    const run = { argv: ['/httpd', '80', "/w w'"], env: ['A=1 2'] };
+    const append = linuxAppend(run);
+    expect(append).toMatch(/^console=ttyS2 quiet panic=-1 -- [A-Za-z0-9+/=]+$/);
+    expect(Buffer.from(encodeRunConfig(run), 'base64').toString()).toBe(`set -- 'A=1 2' '/httpd' '80' '/w w'\\'''\n`);
+    expect(() => linuxAppend({ argv: ['/x', 'y'.repeat(LINUX_CMDLINE_MAX)], env: [] })).toThrow(/kernel command line, which holds 2047/);
+    expect(() => encodeRunConfig({ argv: ['x'], env: [] })).toThrow(/absolute path/);
+  });
+
+  it('boots on q35 with the three streams on three UARTs', () => {
+    const a = linuxQemuArgs({ image: { vmlinuz: '/i/vmlinuz', initrd: '/i/initramfs.cpio' }, accel: 'tcg', memory: 128 << 20, append: 'console=ttyS2', streams: { stdout: 3, stderr: 4, klog: 5 } }).join(' ');
+    expect(a).toContain('-M q35 -accel tcg');
+    expect(a).toContain('-chardev file,id=out,path=/dev/fd/3 -device isa-serial,chardev=out,iobase=0x3f8,irq=4');
+    expect(a).toContain('-chardev file,id=klog,path=/dev/fd/5 -device isa-serial,chardev=klog,iobase=0x3e8,irq=5');
+    expect(a).toContain('-m 128M');
+    expect(a).not.toContain('-netdev');
+  });
+});
+
+describe('libraries of dynamically linked programs (read from this host)', () => {
+  it('packs the interpreter and every library /bin/true needs, transitively', () => {
+    const libs = programLibraries('/bin/true');
+    expect(libs[0]).toEqual({ host: '/lib64/ld-linux-x86-64.so.2', guest: '/lib64/ld-linux-x86-64.so.2', name: 'interpreter' });
+    expect(libs.some((l) => l.name === 'libc.so.6' && l.guest.endsWith('/libc.so.6'))).toBe(true);
+    expect(new Set(libs.map((l) => l.guest)).size).toBe(libs.length);
+  });
+
+  it('finds nothing to pack for a static program', () => {
+    expect(programLibraries('/bin/busybox')).toEqual([]);
+  });
+
+  it('names the library it cannot find and who needs it', () => {
+    expect(() => programLibraries('/bin/true', { confDirs: [], defaultDirs: ['/nonexistent'] })).toThrow(/\/bin\/true needs the library libc\.so\.6, found in none of \/nonexistent/);
+  });
+
+  it('reads /etc/ld.so.conf with its includes', () => {
+    expect(ldSoConfDirs()).toContain('/usr/lib/x86_64-linux-gnu');
   });
 });

@@ -1,22 +1,30 @@
 /**
- * The general end of the spectrum: the same program as PID 1 of an initramfs booted by Debian's
- * cloud kernel (linux-image-cloud-amd64), for side-by-side comparison with the unikernel and for
- * programs the unikernel cannot run yet (static programs only, for now).
+ * The general end of the spectrum: the same program in an initramfs booted by Debian's cloud
+ * kernel (linux-image-cloud-amd64), for side-by-side comparison with the unikernel and for
+ * programs the unikernel cannot run yet: dynamically linked ones get their interpreter and
+ * libraries packed from the host (linux-libs.ts).
  *
  * The kernel is fetched with `apt-get download` and unpacked with `dpkg-deb -x` into
  * $UNIKIT_HOME/linux/<package>/ (never installed into /boot); only vmlinuz and the virtio
- * network modules are kept. Its virtio drivers are modules, so a short busybox script runs first
- * as /init: it loads them (in the order their depends= says), configures eth0 for QEMU user
- * networking (10.0.2.15/24 via 10.0.2.2) and execs the program, which becomes PID 1.
- * The VM needs PCI (q35 with virtio-net-pci): the kernel finds no virtio-mmio device on microvm
- * without ACPI.
+ * network modules are kept. Its virtio drivers are modules, so a busybox script is /init (PID 1):
+ * it loads them (in the order their depends= says), configures eth0 for QEMU user networking
+ * (10.0.2.15/24 via 10.0.2.2), runs the program as its child and reports its exit status, then
+ * powers the VM off. The VM needs PCI (q35 with virtio-net-pci): the kernel finds no
+ * virtio-mmio device on microvm without ACPI.
+ *
+ * The streams follow unikit's own layout (docs/guest-abi.md): the program's stdout on COM1
+ * (ttyS0), its stderr on COM2 (ttyS1), both in raw mode so bytes pass unchanged; the kernel
+ * console and the "@entering-program" / "@exit N exit" markers on a third UART (ttyS2, 0x3e8,
+ * IRQ 5, found through ACPI), which the host reads as the kernel log.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { unikitHome } from '../project/index.js';
 import { type CpioEntry, S_IFDIR, S_IFREG, writeCpio } from './cpio.js';
+import { ImageError } from './errors.js';
+import { programLibraries } from './linux-libs.js';
 
 export const LINUX_META_PACKAGE = 'linux-image-cloud-amd64';
 /** The modules virtio-net-pci needs in Debian's cloud kernel. */
@@ -25,6 +33,10 @@ export const LINUX_NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_de
 export const LINUX_DEFAULT_MEMORY = 128 << 20;
 export const LINUX_IMAGE_FORMAT = 'unikit-linux/1';
 export const DEFAULT_BUSYBOX = '/bin/busybox';
+/** Linux's COMMAND_LINE_SIZE on x86, the terminating NUL included. */
+export const LINUX_CMDLINE_MAX = 2048;
+/** The kernel command line before the run configuration: console on the third UART, panics end the VM. */
+export const LINUX_BASE_APPEND = 'console=ttyS2 quiet panic=-1';
 
 export interface LinuxKernel {
   package: string;
@@ -131,19 +143,59 @@ export async function linuxKernel(home: string = unikitHome()): Promise<LinuxKer
   }
 }
 
-/** The /init script: load the network modules, configure eth0 for user networking, exec the program. */
-export function linuxInitScript(moduleOrder: readonly string[], argv: readonly string[]): string {
-  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Single-quoted for busybox sh. */
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What one run executes, as a shell snippet in base64 (one word of the kernel command line
+ * with no spaces or quotes): `set -- ENV... ARGV...`, which /init hands to `env -i`.
+ */
+export function encodeRunConfig(run: { argv: readonly string[]; env: readonly string[] }): string {
+  if (run.argv.length === 0 || !(run.argv[0] as string).startsWith('/')) throw new LinuxKernelError('argv[0] must be the program\'s absolute path in the image');
+  return Buffer.from(`set -- ${[...run.env, ...run.argv].map(shQuote).join(' ')}\n`).toString('base64');
+}
+
+/** The kernel command line of one run: the base, then after `--` (the kernel hands it to /init as $1) the run configuration. */
+export function linuxAppend(run: { argv: readonly string[]; env: readonly string[] }): string {
+  const append = `${LINUX_BASE_APPEND} -- ${encodeRunConfig(run)}`;
+  if (append.length >= LINUX_CMDLINE_MAX) {
+    throw new LinuxKernelError(`the arguments and environment take ${append.length} bytes of the kernel command line, which holds ${LINUX_CMDLINE_MAX - 1}: pass fewer, or pack the data as a file (--file)`);
+  }
+  return append;
+}
+
+/**
+ * The /init script (PID 1): mounts, raw stdout/stderr UARTs, the network modules and eth0, then
+ * the program as its child with exactly the run's environment; reports its status and powers off.
+ * `defaultRun` is the build's run configuration, used when the command line brings none.
+ */
+export function linuxInitScript(moduleOrder: readonly string[], defaultRun: { argv: readonly string[]; env: readonly string[] }): string {
   return [
     '#!/bin/busybox sh',
-    '# unikit: Debian cloud kernel, program as PID 1 after this script',
+    '# unikit: Debian cloud kernel; this script is PID 1 and runs the program as its child',
     'B=/bin/busybox',
+    'K=/dev/ttyS2',
+    '$B mount -t devtmpfs dev /dev',
     '$B mount -t proc proc /proc',
     '$B mount -t sysfs sys /sys',
-    ...moduleOrder.map((m) => `$B insmod /lib/modules/${m}.ko || echo "unikit: insmod ${m} failed" >&2`),
+    '$B stty -F /dev/ttyS0 raw -echo',
+    '$B stty -F /dev/ttyS1 raw -echo',
+    ...moduleOrder.map((m) => `$B insmod /lib/modules/${m}.ko || echo "unikit: insmod ${m} failed" >$K`),
     '$B ip link set lo up',
-    '$B ip link set eth0 up && $B ip addr add 10.0.2.15/24 dev eth0 && $B ip route add default via 10.0.2.2',
-    `exec ${argv.map(q).join(' ')}`,
+    'if [ -e /sys/class/net/eth0 ]; then',
+    '  $B ip link set eth0 up && $B ip addr add 10.0.2.15/24 dev eth0 && $B ip route add default via 10.0.2.2',
+    'fi',
+    `R=${encodeRunConfig(defaultRun)}`,
+    '[ -n "$1" ] && R="$1"',
+    'eval "$(echo "$R" | $B base64 -d)"',
+    'echo @entering-program >$K',
+    '$B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1',
+    's=$?',
+    // Each redirection opens and closes the UART, and the last close waits until it has sent everything.
+    'echo "@exit $s exit" >$K',
+    '$B poweroff -f',
     '',
   ].join('\n');
 }
@@ -153,6 +205,8 @@ export interface LinuxImageOptions {
   outDir: string;
   /** argv after the program's path. */
   args?: string[];
+  /** The environment of every run (a run's --env entries replace same-named ones). */
+  env?: string[];
   /** Host directories or files to pack: host -> guest path. */
   files?: { host: string; guest: string }[];
   busybox?: string;
@@ -164,24 +218,43 @@ export interface LinuxImage {
   vmlinuz: string;
   initrd: string;
   argv: string[];
+  env: string[];
   /** vmlinuz + initramfs bytes. */
   bytes: number;
   kernelPackage: string;
+  /** Guest paths of the interpreter and libraries packed from the host ([] for a static program). */
+  libraries: string[];
+}
+
+/** What linux.json holds. */
+interface LinuxImageRecord {
+  format: string;
+  kernelPackage: string;
+  argv: string[];
+  env: string[];
+  modules: string[];
+  libraries: string[];
+  bytes: number;
 }
 
 /** Writes outDir/{vmlinuz,initramfs.cpio,linux.json}. */
 export async function buildLinuxImage(o: LinuxImageOptions): Promise<LinuxImage> {
   const busybox = o.busybox ?? DEFAULT_BUSYBOX;
+  if (!existsSync(o.elf) || !statSync(o.elf).isFile()) throw new ImageError('IMAGE_MISSING_FILE', `the program ${o.elf} does not exist`);
   if (!existsSync(busybox)) throw new LinuxKernelError(`${busybox} is missing: apt-get install busybox-static (bash scripts/setup.sh does)`);
+  // Before the kernel download: a bad program or a missing library is the user's problem to hear first.
+  const libraries = programLibraries(o.elf);
   const k = await linuxKernel(o.home);
   const deps: Record<string, string[]> = {};
   for (const [name, path] of Object.entries(k.modules)) deps[name] = moduleDepends(readFileSync(path));
   const order = orderModules(deps);
-  const name = o.elf.split('/').pop() as string;
+  const name = basename(o.elf);
   const argv = [`/${name}`, ...(o.args ?? [])];
+  const env = o.env ?? [];
   const mtime = Math.floor(Date.now() / 1000);
   const entries: CpioEntry[] = [];
   const dirs = new Set<string>();
+  const files = new Set<string>();
   const dir = (p: string): void => {
     const parts = p.split('/');
     for (let i = 1; i <= parts.length; i++) {
@@ -193,11 +266,14 @@ export async function buildLinuxImage(o: LinuxImageOptions): Promise<LinuxImage>
     }
   };
   const file = (p: string, data: Buffer, mode: number): void => {
+    if (files.has(p) || dirs.has(p)) throw new ImageError('IMAGE_DUPLICATE_PATH', `/${p} would be packed twice into the Linux image`);
+    files.add(p);
     const parent = p.split('/').slice(0, -1).join('/');
     if (parent) dir(parent);
     entries.push({ name: p, mode: S_IFREG | mode, data, mtime });
   };
   const addTree = (host: string, guest: string): void => {
+    if (!existsSync(host)) throw new ImageError('IMAGE_MISSING_FILE', `--file ${host} does not exist`);
     if (statSync(host).isDirectory()) {
       dir(guest);
       for (const e of readdirSync(host)) addTree(join(host, e), `${guest}/${e}`);
@@ -206,29 +282,70 @@ export async function buildLinuxImage(o: LinuxImageOptions): Promise<LinuxImage>
   for (const d of ['proc', 'sys', 'dev', 'tmp']) dir(d);
   file('bin/busybox', readFileSync(busybox), 0o755);
   for (const m of order) file(`lib/modules/${m}.ko`, readFileSync(k.modules[m] as string), 0o644);
+  for (const l of libraries) file(l.guest.replace(/^\/+/, ''), readFileSync(l.host), 0o755);
   file(name, readFileSync(o.elf), 0o755);
   for (const f of o.files ?? []) addTree(f.host, f.guest.replace(/^\/+/, ''));
-  file('init', Buffer.from(linuxInitScript(order, argv)), 0o755);
+  file('init', Buffer.from(linuxInitScript(order, { argv, env })), 0o755);
   mkdirSync(o.outDir, { recursive: true });
   const vmlinuz = join(o.outDir, 'vmlinuz');
   const initrd = join(o.outDir, 'initramfs.cpio');
   copyFileSync(k.vmlinuz, vmlinuz);
   writeFileSync(initrd, writeCpio(entries));
   const bytes = statSync(vmlinuz).size + statSync(initrd).size;
-  writeFileSync(join(o.outDir, 'linux.json'), JSON.stringify({ format: LINUX_IMAGE_FORMAT, kernelPackage: k.package, argv, modules: order, bytes }, null, 2) + '\n');
-  return { dir: o.outDir, vmlinuz, initrd, argv, bytes, kernelPackage: k.package };
+  const record: LinuxImageRecord = {
+    format: LINUX_IMAGE_FORMAT, kernelPackage: k.package, argv, env, modules: order, libraries: libraries.map((l) => l.guest), bytes,
+  };
+  writeFileSync(join(o.outDir, 'linux.json'), JSON.stringify(record, null, 2) + '\n');
+  return { dir: o.outDir, vmlinuz, initrd, argv, env, bytes, kernelPackage: k.package, libraries: record.libraries };
 }
 
-/** QEMU arguments for a Linux image: q35 (PCI), virtio-net-pci on user networking, console on ttyS0 (the caller's stdio). */
-export function linuxQemuArgs(o: { image: LinuxImage; accel: string; memory: number; hostfwd: string[] }): string[] {
+/** The Linux image in `dir`, or undefined when `dir` holds no linux.json (not a Linux image). */
+export function loadLinuxImage(dir: string): LinuxImage | undefined {
+  const path = join(dir, 'linux.json');
+  if (!existsSync(path)) return undefined;
+  let r: Partial<LinuxImageRecord>;
+  try {
+    r = JSON.parse(readFileSync(path, 'utf8')) as Partial<LinuxImageRecord>;
+  } catch (e) {
+    throw new ImageError('IMAGE_BAD_MANIFEST', `${path} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (r.format !== LINUX_IMAGE_FORMAT) throw new ImageError('IMAGE_BAD_MANIFEST', `${path}: format ${JSON.stringify(r.format)}, expected ${LINUX_IMAGE_FORMAT}`);
+  if (!Array.isArray(r.argv) || r.argv.length === 0) throw new ImageError('IMAGE_BAD_MANIFEST', `${path}: no argv`);
+  for (const f of ['vmlinuz', 'initramfs.cpio']) {
+    if (!existsSync(join(dir, f))) throw new ImageError('IMAGE_MISSING_FILE', `${join(dir, f)} is missing: rebuild the image with unikit build --kernel linux`);
+  }
+  return {
+    dir,
+    vmlinuz: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initramfs.cpio'),
+    argv: r.argv,
+    env: r.env ?? [],
+    bytes: r.bytes ?? 0,
+    kernelPackage: r.kernelPackage ?? 'unknown',
+    libraries: r.libraries ?? [],
+  };
+}
+
+/**
+ * QEMU arguments for a Linux image, without the NIC (src/vmm adds virtio-net-pci): q35, the
+ * program's stdout and stderr on COM1 and COM2 and the kernel log on a third UART, written to
+ * the fds `streams` names (src/vmm's STREAM_FDS).
+ */
+export function linuxQemuArgs(o: {
+  image: Pick<LinuxImage, 'vmlinuz' | 'initrd'>; accel: string; memory: number; append: string;
+  streams: { stdout: number; stderr: number; klog: number };
+}): string[] {
   return [
     '-M', 'q35', '-accel', o.accel, '-cpu', o.accel === 'kvm' ? 'host' : 'max',
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-m', `${Math.ceil(o.memory / 1048576)}M`,
+    '-chardev', `file,id=out,path=/dev/fd/${o.streams.stdout}`,
+    '-device', 'isa-serial,chardev=out,iobase=0x3f8,irq=4',
+    '-chardev', `file,id=err,path=/dev/fd/${o.streams.stderr}`,
+    '-device', 'isa-serial,chardev=err,iobase=0x2f8,irq=3',
+    '-chardev', `file,id=klog,path=/dev/fd/${o.streams.klog}`,
+    '-device', 'isa-serial,chardev=klog,iobase=0x3e8,irq=5',
     '-kernel', o.image.vmlinuz, '-initrd', o.image.initrd,
-    '-append', 'console=ttyS0 quiet panic=-1',
-    '-serial', 'stdio',
-    '-netdev', `user,id=n0${o.hostfwd.map((h) => `,hostfwd=${h}`).join('')}`,
-    '-device', 'virtio-net-pci,netdev=n0,romfile=',
+    '-append', o.append,
   ];
 }

@@ -2,6 +2,7 @@
  * manifest.json: what an image holds and how to start it. Written by buildImage, read back by
  * loadImage, `unikit run` and `unikit inspect`.
  */
+import { type NetworkPolicy, NetworkPolicyError, validateNetworkPolicy } from '../abi/index.js';
 import type { PackedFile } from './rootfs.js';
 import { ImageError } from './errors.js';
 
@@ -75,6 +76,8 @@ export interface ManifestNetwork {
   mode: 'user' | 'tap' | 'none';
   /** Host ports forwarded to the guest's (user networking, on 127.0.0.1). */
   ports: { proto: 'tcp' | 'udp'; host: number; guest: number }[];
+  /** The network policy the guest kernel enforces (build --listen, --egress); run may replace it. */
+  policy?: NetworkPolicy;
 }
 
 export interface ManifestSecurity {
@@ -128,6 +131,15 @@ export function validateManifest(value: unknown, where: string): Manifest {
     const ports = (n as Record<string, unknown>).ports;
     if (!Array.isArray(ports) || !ports.every((p: Record<string, unknown>) => (p.proto === 'tcp' || p.proto === 'udp') && port(p.host) && port(p.guest))) {
       bad('network.ports must be a list of {proto: tcp|udp, host, guest} with ports 1 to 65535');
+    }
+    const policy = (n as Record<string, unknown>).policy;
+    if (policy !== undefined) {
+      try {
+        validateNetworkPolicy(policy, 'network.policy');
+      } catch (e) {
+        if (e instanceof NetworkPolicyError) bad(e.message);
+        throw e;
+      }
     }
   }
   return value as Manifest;

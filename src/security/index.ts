@@ -12,3 +12,5 @@ export {
   parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
 } from '../abi/index.js';
 export type { EgressTarget, NetworkPolicy } from '../abi/index.js';
+export { networkPolicyFromRules } from './network.js';
+export type { NetworkRules } from './network.js';

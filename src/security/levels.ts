@@ -2,7 +2,7 @@
  * Security levels and the mechanisms they turn on: one table, the single source for
  * docs/security.md, `unikit build --level`, the TOSCA unikit.policies.Security policy and the
  * attack tests (test/e2e/attacks.test.ts). Each mechanism is enforced by the guest kernel (a
- * command-line flag), by the build (what goes into the image), or by unikitd (network policy).
+ * command-line flag), by the build (what goes into the image), or by unikitd.
  */
 
 export const LEVELS = ['low', 'medium', 'high', 'strict'] as const;
@@ -101,11 +101,12 @@ export const MECHANISM_TABLE: readonly MechanismInfo[] = [
   },
   {
     name: 'network',
-    what: 'only declared ports accept connections; egress only to declared targets (unikit.policies.Network)',
-    enforcedBy: 'unikitd',
-    how: 'TODO: per-instance host rules made from unikit.policies.Network by the orchestrator; `unikit validate` checks the policy today',
+    what: 'with a declared policy (`--listen`, `--egress`; unikit.policies.Network through the orchestrator), the program binds and listens only on declared ports and connects or sends only to declared targets: anything else fails with EACCES and is logged',
+    enforcedBy: 'kernel',
+    how: '`netpolicy` flag with `listen=` and `egress=` (the guest stack checks bind, listen, connect and sendto); on the host, QEMU forwards only declared ports and, with no egress declared, runs user networking with restrict=on. At low the program runs in ring 0 and could get around the kernel\'s check: only the host side holds there',
     on: all(true),
     mayTurnOffAt: [],
+    attack: 'netpolicy',
   },
 ];
 

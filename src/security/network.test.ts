@@ -1,7 +1,7 @@
 /** The network policy's pure parts: parsing, validation, the kernel tokens. */
 import { describe, expect, it } from 'vitest';
 import {
-  NetworkPolicyError, networkPolicyTokens, parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
+  NetworkPolicyError, networkPolicyFromRules, networkPolicyTokens, parseEgressTarget, parseListenPort, validateNetworkPolicy, withListenPorts,
 } from './index.js';
 
 describe('network policy', () => {
@@ -35,5 +35,23 @@ describe('network policy', () => {
       .toEqual(['netpolicy', 'listen=80,443', 'egress=10.0.2.2:8080,10.0.0.0/8:*']);
     expect(networkPolicyTokens({ listen: [], egress: [] })).toEqual(['netpolicy']);
     expect(withListenPorts({ listen: [80], egress: [] }, [8080, 80]).listen).toEqual([80, 8080]);
+  });
+
+  it('is made from a service\'s ports and unikit.policies.Network rules', () => {
+    const resolve = (name: string, port: number | undefined) =>
+      name === 'db' ? [{ host: '10.0.2.2', port: port === 5432 ? 40001 : ('*' as const) }] : undefined;
+    expect(networkPolicyFromRules({ ports: [80, 443], ingress: [], egress: [] }, resolve)).toEqual({ listen: [80, 443], egress: [] });
+    expect(networkPolicyFromRules({
+      ports: [80, 443, 9000],
+      ingress: [{ from: 'any', ports: [80] }, { from: '10.0.0.0/8', ports: [443] }],
+      egress: [{ to: 'db', ports: [5432] }, { to: '10.0.2.3', ports: [53] }, { to: 'any' }, { to: '192.168.0.0/16' }],
+    }, resolve)).toEqual({
+      listen: [80, 443],
+      egress: [
+        { host: '10.0.2.2', port: 40001 }, { host: '10.0.2.3', port: 53 }, { host: '0.0.0.0/0', port: '*' }, { host: '192.168.0.0/16', port: '*' },
+      ],
+    });
+    expect(() => networkPolicyFromRules({ ports: [], ingress: [], egress: [{ to: 'cache', ports: [6379] }] }, resolve))
+      .toThrow('egress to "cache" port 6379: not an address, and nothing it resolves to');
   });
 });

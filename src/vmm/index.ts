@@ -8,7 +8,7 @@ export type { BootParams, KernelFlag } from './cmdline.js';
 export { qemuArgs, memoryArg, MICROVM_MACHINE, STREAM_FDS } from './qemu-args.js';
 export type { Machine, QemuArgsOptions } from './qemu-args.js';
 export { classifyKlogLine, KlogReader } from './klog.js';
-export type { KlogEvent } from './klog.js';
+export type { KlogEvent, NetPolicyOp } from './klog.js';
 export { hostTscKhz } from './tsc.js';
 export {
   VmmError, QemuMissingError, QemuStartError, VmCrashedError, VmTimeoutError, VmInterruptedError,

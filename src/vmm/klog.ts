@@ -5,10 +5,15 @@
 import { StringDecoder } from 'node:string_decoder';
 import { EXIT_REASONS, type ExitReason, UNIKIT_ABI, syscallTable } from '../abi/index.js';
 
+/** What the guest's network policy refused (the `@netpolicy` marker). */
+export type NetPolicyOp = 'bind' | 'listen' | 'connect' | 'send';
+
 export type KlogEvent =
   | { kind: 'entering' }
   | { kind: 'exit'; status: number; reason: ExitReason | string }
   | { kind: 'user'; text: string }
+  /** The guest's network policy refused a call (docs/guest-abi.md): for the audit. */
+  | { kind: 'netpolicy'; op: NetPolicyOp; proto: 'tcp' | 'udp'; host: string; port: number }
   | { kind: 'marker'; text: string }
   | { kind: 'log'; text: string };
 
@@ -17,6 +22,10 @@ export function classifyKlogLine(line: string): KlogEvent {
   if (line.startsWith(UNIKIT_ABI.MARK_EXIT + ' ')) {
     const m = /^@exit (\d+) (\S+)/.exec(line);
     if (m) return { kind: 'exit', status: Number(m[1]) & 0xff, reason: m[2] as string };
+  }
+  if (line.startsWith(UNIKIT_ABI.MARK_NETPOLICY + ' ')) {
+    const m = /^@netpolicy (bind|listen|connect|send) (tcp|udp) (\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(line);
+    if (m) return { kind: 'netpolicy', op: m[1] as NetPolicyOp, proto: m[2] as 'tcp' | 'udp', host: m[3] as string, port: Number(m[4]) };
   }
   if (line.startsWith('@')) return { kind: 'marker', text: line };
   if (line.startsWith(UNIKIT_ABI.KLOG_USER_PREFIX)) return { kind: 'user', text: nameSyscalls(line) };

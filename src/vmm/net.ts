@@ -92,7 +92,8 @@ function udpPortFree(p: PortForward): Promise<boolean> {
 }
 
 /** QEMU arguments for the guest's NIC on an already-described backend (`-netdev` value). */
-export function nicArgs(netdev: string, mac?: string): string[] {
+export function nicArgs(netdev: string, mac?: string, bus: 'mmio' | 'pci' = 'mmio'): string[] {
+  if (bus === 'pci') return ['-netdev', netdev, '-device', `virtio-net-pci,netdev=n0,romfile=${mac ? `,mac=${mac}` : ''}`];
   return [
     '-global', 'virtio-mmio.force-legacy=false',
     '-netdev', netdev,

@@ -98,6 +98,7 @@ describe('kernel log lines', () => {
     expect(classifyKlogLine('@exit 0 exit')).toEqual({ kind: 'exit', status: 0, reason: 'exit' });
     expect(classifyKlogLine('@exit 139 signal')).toEqual({ kind: 'exit', status: 139, reason: 'signal' });
     expect(classifyKlogLine('@exit nonsense')).toEqual({ kind: 'marker', text: '@exit nonsense' });
+    expect(classifyKlogLine('@netpolicy connect tcp 10.0.2.2:5433')).toEqual({ kind: 'netpolicy', op: 'connect', proto: 'tcp', host: '10.0.2.2', port: 5433 });
     expect(classifyKlogLine('unikit: syscall 57 (fork) is not implemented')).toEqual({ kind: 'user', text: 'unikit: syscall 57 (fork) is not implemented' });
     expect(classifyKlogLine('mm: 4096 pages')).toEqual({ kind: 'log', text: 'mm: 4096 pages' });
   });

@@ -78,6 +78,13 @@ export interface VmOptions {
   networkPolicy?: NetworkPolicy;
   /** Stops the VM when aborted (runVm then rejects with VmInterruptedError). */
   signal?: AbortSignal;
+  /**
+   * A guest that is not unikit's kernel (a Linux image): its whole QEMU command line but the
+   * NIC, for the accelerator chosen. It must write the three streams to STREAM_FDS and the same
+   * "@" markers to the kernel log; kernel, prog and the unikit command line are then unused, and
+   * the NIC is virtio-net-pci.
+   */
+  guestArgs?: (accel: Accel) => string[];
 }
 
 export interface VmTimings {
@@ -109,7 +116,7 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const say = o.onMessage ?? ((): void => undefined);
   const machine = o.machine ?? 'microvm';
   const network = o.network ?? { mode: 'none' };
-  if (network.mode !== 'none' && machine !== 'microvm') {
+  if (network.mode !== 'none' && machine !== 'microvm' && !o.guestArgs) {
     throw new NetworkUnavailableError(`--net ${network.mode} needs --machine microvm (the kernel's NIC driver is virtio-mmio); use --net none with q35`);
   }
   if (network.mode === 'user') await checkHostPortsFree(network.ports);
@@ -121,13 +128,14 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
     else if (o.verbose) say(`unikit: network: ${describeNetwork(network)}`);
     if (o.networkPolicy && o.verbose) say(`unikit: network policy: ${describeNetworkPolicy(o.networkPolicy)}`);
+    const bus = o.guestArgs ? 'pci' : 'mmio';
     let netArgs: string[] = [];
     if (network.mode === 'user') {
       const user = userNetworkFor(network.ports, o.networkPolicy);
       for (const p of user.dropped) say(`unikit: network policy: guest port ${p.guestPort} is not a declared listen port: not forwarding ${p.hostIp}:${p.hostPort}`);
-      netArgs = nicArgs(user.netdev);
+      netArgs = nicArgs(user.netdev, undefined, bus);
     } else if (tap) {
-      netArgs = nicArgs(tap.netdev, tap.mac);
+      netArgs = nicArgs(tap.netdev, tap.mac, bus);
     }
     return await runQemu(o, { accel, machine, tap, netArgs, say });
   } finally {
@@ -140,14 +148,17 @@ async function runQemu(
   c: { accel: Accel; machine: Machine; tap: TapLease | undefined; netArgs: string[]; say: (line: string) => void },
 ): Promise<VmResult> {
   const { accel, machine, tap, say } = c;
-  const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
-  const cmdline = buildCmdline({
-    prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
-    tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
-    net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
-    networkPolicy: o.networkPolicy,
-  });
-  const args = [...qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline }), ...c.netArgs];
+  const unikitArgs = (): string[] => {
+    const tscKhz = o.tscKhz === null ? undefined : o.tscKhz ?? hostTscKhz();
+    const cmdline = buildCmdline({
+      prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
+      tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
+      net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
+      networkPolicy: o.networkPolicy,
+    });
+    return qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
+  };
+  const args = [...(o.guestArgs ? o.guestArgs(accel) : unikitArgs()), ...c.netArgs];
   const binary = o.qemuBinary ?? DEFAULT_QEMU;
   const networkInfo: VmResult['network'] = { mode: o.network?.mode ?? 'none', ...(tap ? { ip: tap.ip, tap: tap.tap } : {}) };
 

@@ -6,15 +6,19 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts } from '../../src/project/index.js';
 import { LEVELS, type Level, type Mechanism, mechanismInfo } from '../../src/security/index.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
 
-const ATTACKS = ['kread', 'execdata', 'wx', 'aslr', 'rootwrite', 'hiddensys'] as const;
+const ATTACKS = ['kread', 'execdata', 'wx', 'aslr', 'rootwrite', 'hiddensys', 'netpolicy'] as const;
 type Attack = (typeof ATTACKS)[number];
+/** Build options beyond the level: the network attack is built with a policy that declares
+ * other ports and targets than those it goes for. */
+const BUILD_EXTRA: Partial<Record<Attack, string[]>> = { netpolicy: ['--listen', '8080', '--egress', '10.0.2.3:53'] };
 const built = kernelBuilt() && ATTACKS.every((a) => existsSync(appPath(`attack-${a}`)));
 const work = mkdtempSync(join(tmpdir(), 'unikit-attacks-'));
 const imageDir = (a: Attack, l: Level): string => join(work, `${a}-${l}`);
@@ -53,7 +57,7 @@ describe.skipIf(!built)('attack programs at each security level (real VMs)', () 
     // Two at a time: the builds are quick, and the tests share the machine.
     for (let i = 0; i < jobs.length; i += 2) {
       await Promise.all(jobs.slice(i, i + 2).map(async ([a, l]) => {
-        const o = await runCli(['build', appPath(`attack-${a}`), '--level', l, '-o', imageDir(a, l)]);
+        const o = await runCli(['build', appPath(`attack-${a}`), '--level', l, ...(BUILD_EXTRA[a] ?? []), '-o', imageDir(a, l)]);
         if (o.status !== 0) throw new Error(`build of attack-${a} at ${l} failed: ${o.stderr}`);
       }));
     }
@@ -131,8 +135,37 @@ describe.skipIf(!built)('attack programs at each security level (real VMs)', () 
     expect(refused.status).toBe(2);
   });
 
+  describe('the network policy', () => {
+    // A real listener on the host, which the guest reaches as 10.0.2.2: undeclared in the image.
+    let host: Server;
+    let port = 0;
+    let received = '';
+    beforeAll(async () => {
+      host = createServer((c) => c.on('data', (b: Buffer) => (received += b.toString('utf8'))));
+      await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+      port = (host.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((r) => host.close(() => r())));
+
+    it.each(LEVELS)('listening on an undeclared port and connecting to an undeclared host listener at %s', async (l) => {
+      for (const args of [['listen', '9000'], ['connect', `10.0.2.2:${port}`]]) {
+        const o = await run('netpolicy', l, args);
+        expect(on('network', l)).toBe(true);
+        expectRefused(o, 13);
+        expect(o.stderr).toMatch(/unikit: network policy: (listen on|bind to|connect to) \S+ refused/);
+      }
+      expect(received).toBe('');
+    });
+
+    it('without a policy the same program listens and connects (the listener is real)', async () => {
+      expectAllowed(await runCli(['run', appPath('attack-netpolicy'), '--', 'listen', '9000']));
+      expectAllowed(await runCli(['run', appPath('attack-netpolicy'), '--', 'connect', `10.0.2.2:${port}`]));
+      await expect.poll(() => received).toBe('exfiltrated\n');
+    });
+  });
+
   it('the level table says which attack shows each mechanism', () => {
-    for (const m of ['isolation', 'nx', 'wx', 'aslr', 'ro', 'syscalls'] as const) expect(ATTACKS).toContain(mechanismInfo(m).attack);
+    for (const m of ['isolation', 'nx', 'wx', 'aslr', 'ro', 'syscalls', 'network'] as const) expect(ATTACKS).toContain(mechanismInfo(m).attack);
   });
 });
 

@@ -1365,6 +1365,97 @@ static void test_stress_seeds(void) {
     link_seed = saved;
 }
 
+/* ----- the network policy (listen=, egress=) ----- */
+
+static void test_policy_parse(void) {
+    struct net_policy p;
+    CHECK(net_policy_parse(&p, "80,8080", "10.0.0.2:80,10.0.0.0/8:*,0.0.0.0/0:53") && p.nlisten == 2 && p.negress == 3, "parse");
+    CHECK(p.listen[1] == 8080 && p.egress[0].ip == B_IP && p.egress[0].mask == 0xffffffffu && p.egress[0].port == 80, "fields");
+    CHECK(p.egress[1].ip == NET_IP(10, 0, 0, 0) && p.egress[1].mask == 0xff000000u && p.egress[1].port == 0, "cidr, any port");
+    CHECK(p.egress[2].mask == 0 && p.egress[2].port == 53, "/0");
+    CHECK(net_policy_parse(&p, NULL, NULL) && p.nlisten == 0 && p.negress == 0, "empty");
+    const char *bad_listen[] = {"0", "65536", "80,", "80,x", ",80", "8O"};
+    for (size_t i = 0; i < ARRAY_LEN(bad_listen); i++)
+        CHECK(!net_policy_parse(&p, bad_listen[i], "10.0.0.2:80") && p.nlisten == 0 && p.negress == 0, "listen=%s", bad_listen[i]);
+    const char *bad_egress[] = {"10.0.0.2", "10.0.0.2:0", "10.0.0.2:x", "10.0.0:80", "10.0.0.2/33:80", "host:80", "10.0.0.2:80,"};
+    for (size_t i = 0; i < ARRAY_LEN(bad_egress); i++)
+        CHECK(!net_policy_parse(&p, "80", bad_egress[i]) && p.nlisten == 0 && p.negress == 0, "egress=%s", bad_egress[i]);
+    char many[NET_POLICY_MAX_LISTEN * 6 + 8] = "";
+    for (int i = 1; i <= NET_POLICY_MAX_LISTEN + 1; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s%d", i > 1 ? "," : "", i);
+    CHECK(!net_policy_parse(&p, many, NULL), "too many ports");
+    many[strlen(many) - 3] = 0;   /* drop ",65" */
+    CHECK(net_policy_parse(&p, many, NULL) && p.nlisten == NET_POLICY_MAX_LISTEN, "the most ports");
+}
+
+static void test_policy(void) {
+    struct link l;
+    link_init(&l, A_IP, B_IP);
+    size_t base_a = net_memory_bytes(l.a.st), base_b = net_memory_bytes(l.b.st);
+    struct net_policy pa, pb;   /* a: a client of b:80 and b:53/udp; b: serves 80 and 53, reaches nothing */
+    CHECK(net_policy_parse(&pa, NULL, "10.0.0.2:80,10.0.0.0/24:53"), "parse a");
+    CHECK(net_policy_parse(&pb, "80,53", NULL), "parse b");
+    net_set_policy(l.a.st, &pa);
+    net_set_policy(l.b.st, &pb);
+
+    /* Binding and listening: only declared ports; port 0 for a client is fine. */
+    struct net_socket *t, *u;
+    CHECK(net_socket(l.b.st, NET_SOCK_STREAM, &t) == 0, "socket");
+    struct net_addr p81 = {NET_IP_ANY, 81}, p0 = {NET_IP_ANY, 0};
+    CHECK(net_bind(t, &p81) == -EACCES && !t->bound, "bind 81");
+    CHECK(net_listen(t, 1) == -EACCES && !t->bound, "listen unbound");
+    CHECK(net_bind(t, &p0) == 0 && net_listen(t, 1) == -EACCES, "listen on an ephemeral port");
+    net_close(t);
+    CHECK(net_socket(l.b.st, NET_SOCK_DGRAM, &u) == 0, "socket");
+    CHECK(net_bind(u, &p81) == -EACCES, "udp bind 81");
+    net_close(u);
+    CHECK(pb.refused == 4, "b refused %lu", (unsigned long)pb.refused);
+
+    /* A declared connection works; an undeclared one is refused before any packet leaves. */
+    struct pair p = {0};
+    CHECK(connect_pair(&l, 80, &p, true), "connect to a declared target");
+    CHECK(net_send(p.srv, "hi", 2, 0) == 2, "the server answers");
+    struct net_socket *c;
+    CHECK(net_socket(l.a.st, NET_SOCK_STREAM, &c) == 0, "socket");
+    struct net_addr b81 = {B_IP, 81}, b7 = {B_IP, 7}, lo = {NET_IP_LOOPBACK, 7};
+    uint64_t frames = l.a.nif.stats.tx_frames;
+    CHECK(net_connect(c, &b81) == -EACCES, "connect to b:81");
+    CHECK(l.a.nif.stats.tx_frames == frames, "a SYN left");
+    CHECK(net_connect(c, &lo) != -EACCES, "loopback stays allowed");
+    net_close(c);
+    CHECK(net_socket(l.a.st, NET_SOCK_DGRAM, &u) == 0, "socket");
+    CHECK(net_sendto(u, "x", 1, 0, &b7) == -EACCES, "sendto b:7");
+    CHECK(net_connect(u, &b7) == -EACCES, "udp connect b:7");
+    CHECK(pa.refused == 3, "a refused %lu", (unsigned long)pa.refused);
+
+    /* A UDP server answers whoever asked, and nobody else. */
+    struct net_socket *srv;
+    struct net_addr p53 = {NET_IP_ANY, 53}, b53 = {B_IP, 53}, from, a9 = {A_IP, 9};
+    CHECK(net_socket(l.b.st, NET_SOCK_DGRAM, &srv) == 0 && net_bind(srv, &p53) == 0, "udp server");
+    CHECK(net_sendto(u, "q", 1, 0, &b53) == 1, "query");
+    settle(&l, MS(100));
+    char buf[8];
+    CHECK(net_recvfrom(srv, buf, sizeof buf, 0, &from) == 1 && from.ip == A_IP, "query received");
+    CHECK(net_sendto(srv, "a", 1, 0, &from) == 1, "answer");
+    CHECK(net_sendto(srv, "a", 1, 0, &a9) == -EACCES, "send to someone else");
+    settle(&l, MS(100));
+    CHECK(net_recvfrom(u, buf, sizeof buf, 0, NULL) == 1 && buf[0] == 'a', "answer received");
+
+    /* Refusals are logged up to a limit, then only counted. */
+    for (int i = 0; i < NET_POLICY_LOG_MAX; i++)
+        net_sendto(u, "x", 1, 0, &b7);
+    CHECK(pa.refused == 3 + NET_POLICY_LOG_MAX, "counted");
+
+    net_close(srv);
+    net_close(u);
+    net_close(p.cli);
+    net_close(p.srv);
+    net_close(p.lst);
+    settle(&l, MS(10000));
+    CHECK(net_memory_bytes(l.a.st) == base_a && net_memory_bytes(l.b.st) == base_b, "memory");
+    link_free(&l);
+}
+
 /* ---------- runner ---------- */
 
 static const struct {
@@ -1393,6 +1484,8 @@ static const struct {
     {"10,000 sequential connections, memory back to baseline", test_many_connections},
     {"200 concurrent connections echoing 20 KB each, 0.5% loss", test_concurrent},
     {"readiness bits and the change counter", test_readiness},
+    {"network policy: parsing listen= and egress=", test_policy_parse},
+    {"network policy: binds, listens, connects and sends refused; UDP answers allowed", test_policy},
     {"300 seeded transfers with random loss/dup/reorder/corruption mixes", test_stress_seeds},
 };
 

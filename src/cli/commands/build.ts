@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { type Manifest, type ManifestSecurity, LINUX_DEFAULT_MEMORY, buildImage, buildLinuxImage, formatBytes, signImage, signingKey } from '../../image/index.js';
+import { type Manifest, type ManifestSecurity, buildImage, buildLinuxImage, formatBytes, signImage, signingKey } from '../../image/index.js';
 import { readProfile } from '../../trace/index.js';
-import { onePositional, parseArgs } from '../args.js';
+import { type ParsedArgs, onePositional, parseArgs } from '../args.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
-import { NETWORK_OPTIONS, manifestNetwork, networkFromOptions } from '../network-options.js';
+import { NETWORK_OPTIONS, manifestNetwork, networkFromOptions, policyFromOptions } from '../network-options.js';
 import { planSecurityOptions } from '../security-options.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
@@ -37,9 +37,10 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
   const mem = p.values.get('mem');
   const outDir = resolve(p.values.get('out') ?? `${basename(elf)}.unikit`);
   const kernel = p.values.get('kernel') ?? 'unikit';
-  if (kernel === 'linux') return buildLinuxCommand(elf, outDir, p.lists.get('file') ?? [], p.rest ?? [], io);
+  if (kernel === 'linux') return buildLinuxCommand(elf, outDir, p, io);
   if (kernel !== 'unikit') throw new UsageError(`--kernel ${JSON.stringify(kernel)}: use unikit (the default) or linux`);
   const network = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], 'microvm');
+  const policy = policyFromOptions(p.lists.get('listen') ?? [], p.lists.get('egress') ?? []);
   const plan = planSecurityOptions(p.values.get('level'), p.lists.get('override') ?? []);
   const security: ManifestSecurity | undefined = plan && {
     level: plan.level, flags: plan.flags, mechanisms: plan.mechanisms, signed: plan.build.sign,
@@ -63,7 +64,7 @@ export async function buildCommand(argv: readonly string[], io: { out: (s: strin
     mem: mem === undefined ? undefined : parseSize(mem),
     cwd: p.values.get('cwd'),
     security,
-    ...(network ? { network: manifestNetwork(network) } : {}),
+    ...(network || policy ? { network: manifestNetwork(network, policy) } : {}),
     specialize: {
       perProgramKernel: !general,
       profile,
@@ -108,12 +109,19 @@ function warnings(m: Manifest): string[] {
 }
 
 /**
- * --kernel linux: the program as PID 1 of an initramfs for Debian's cloud kernel (src/image/linux.ts),
- * for comparison with the unikernel (unikit bench). The image directory holds vmlinuz,
- * initramfs.cpio and linux.json; `unikit run` does not boot it yet.
+ * --kernel linux: the program in an initramfs for Debian's cloud kernel (src/image/linux.ts), its
+ * interpreter and libraries packed from the host when it is dynamically linked; for programs the
+ * unikernel cannot run and for comparison with it (unikit bench). `unikit run` boots it.
  */
-async function buildLinuxCommand(elf: string, outDir: string, files: string[], args: string[], io: { out: (s: string) => void }): Promise<number> {
-  const image = await buildLinuxImage({ elf, outDir, args, files: files.map(parseFileSpec) });
-  io.out(`built ${image.dir}: ${basename(elf)} as PID 1 of ${image.kernelPackage}'s initramfs, ${formatBytes(image.bytes)} (vmlinuz + initramfs); boot it on q35 with virtio-net-pci and -m ${LINUX_DEFAULT_MEMORY >> 20}M (unikit bench does)\n`);
+async function buildLinuxCommand(elf: string, outDir: string, p: ParsedArgs, io: { out: (s: string) => void }): Promise<number> {
+  const unikernelOnly = ['level', 'override', 'profile', 'cwd', 'net', 'publish', 'mem'].filter((o) => p.values.has(o) || p.lists.has(o));
+  const flags = ['general', 'strict', 'force', 'fast'].filter((f) => p.flags.has(f));
+  const refused = [...unikernelOnly, ...flags];
+  if (refused.length) throw new UsageError(`--kernel linux does not take --${refused.join(', --')}: those shape the unikernel image (give --mem, --net and -p to unikit run)`);
+  const image = await buildLinuxImage({
+    elf, outDir, args: p.rest ?? [], env: parseEnvOptions(p.lists.get('env') ?? []), files: (p.lists.get('file') ?? []).map(parseFileSpec),
+  });
+  const libs = image.libraries.length ? `, with ${image.libraries.length} librar${image.libraries.length === 1 ? 'y' : 'ies'} from the host` : '';
+  io.out(`built ${image.dir}: ${basename(elf)} in ${image.kernelPackage}'s initramfs${libs}, ${formatBytes(image.bytes)} (vmlinuz + initramfs); run it with unikit run ${image.dir}\n`);
   return 0;
 }

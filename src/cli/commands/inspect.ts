@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type Image, type Manifest, ImageError, formatBytes, loadImage, readSignature, verifyImage } from '../../image/index.js';
+import { describeNetworkPolicy } from '../../security/index.js';
 import { onePositional, parseArgs } from '../args.js';
 
 export async function inspectCommand(argv: readonly string[], io: { out: (s: string) => void }): Promise<number> {
@@ -57,6 +58,7 @@ function describe(m: Manifest, problems: string[], signature: string): string {
       `fast      ${m.fast.rewritten} of ${m.fast.sites} syscall sites rewritten into direct calls (${m.fast.pairs} mov eax,imm32;syscall pairs)`,
       ...m.fast.kept.map((k) => `          kept trapping: ${k.address}: ${k.reason}`),
     ] : []),
+    ...(m.network?.policy ? [`network   policy: ${describeNetworkPolicy(m.network.policy)} (enforced by the kernel)`] : []),
     ...(m.security ? [`security  level ${m.security.level}: ${Object.entries(m.security.mechanisms).map(([k, on]) => `${k} ${on ? 'on' : 'off'}`).join(', ')}`] : []),
     `signature ${signature}`,
     `initrd    ${formatBytes(m.initrd.size)}, sha256 ${m.initrd.sha256}`,

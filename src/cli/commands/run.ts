@@ -3,13 +3,16 @@
  * with its status. An ELF is packed into a cached image first.
  */
 import { stat } from 'node:fs/promises';
-import { type Image, ImageError, bootFlags, cachedImage, checkMemory, loadVerifiedImage } from '../../image/index.js';
+import { type Image, ImageError, bootFlags, cachedImage, checkMemory, loadLinuxImage, loadVerifiedImage } from '../../image/index.js';
 import { type AccelRequest, type Machine, type VmResult, runVm } from '../../vmm/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, networkFromOptions } from '../network-options.js';
+import {
+  NETWORK_OPTIONS, checkNetworkAvailable, defaultNetwork, effectivePolicy, networkFromOptions, policyFromOptions,
+} from '../network-options.js';
 import { parseEnvOptions, parseFileSpec } from '../file-spec.js';
 import { parseSize } from '../size.js';
 import { UsageError } from '../usage.js';
+import { runLinuxImage } from './run-linux.js';
 
 export const RUN_OPTIONS = [
   { name: 'mem', kind: 'value' },
@@ -34,6 +37,9 @@ export interface RunIo {
 export async function runCommand(argv: readonly string[], io: RunIo): Promise<number> {
   const p = parseArgs('run', argv, RUN_OPTIONS);
   const target = onePositional('run', p, 'an image directory or a program: unikit run <image-dir|elf>');
+  // An image built with --kernel linux boots Debian's cloud kernel instead (run-linux.ts).
+  const linux = loadLinuxImage(target);
+  if (linux) return runLinuxImage(linux, p, io);
   const accel = oneOf<AccelRequest>('--accel', p.values.get('accel') ?? 'auto', ['auto', 'kvm', 'tcg']);
   const machine = oneOf<Machine>('--machine', p.values.get('machine') ?? 'microvm', ['microvm', 'q35']);
   const memText = p.values.get('mem');
@@ -44,6 +50,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   const timeoutMs = timeoutText === undefined ? undefined : parseSeconds(timeoutText) * 1000;
   const requested = networkFromOptions(p.values.get('net'), p.lists.get('publish') ?? [], machine);
   if (requested) checkNetworkAvailable(requested);
+  const requestedPolicy = policyFromOptions(p.lists.get('listen') ?? [], p.lists.get('egress') ?? []);
 
   const st = await stat(target).catch(() => undefined);
   if (!st) throw new ImageError('IMAGE_MISSING_FILE', `${target} does not exist (give an image directory or a program)`);
@@ -82,6 +89,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     accel,
     machine,
     network,
+    networkPolicy: effectivePolicy(requestedPolicy, m.network, network),
     verbose: p.flags.has('verbose'),
     timeoutMs,
     stdout: io.stdout,
@@ -100,13 +108,13 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
 }
 
 /** The image's environment with the command line's entries replacing same-named ones. */
-function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
   const key = (e: string): string => e.slice(0, e.indexOf('='));
   const replaced = new Set(extra.map(key));
   return [...base.filter((e) => !replaced.has(key(e))), ...extra];
 }
 
-function oneOf<T extends string>(option: string, value: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(option: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`bad ${option} ${JSON.stringify(value)}: use one of ${allowed.join(', ')}`);
   return value as T;
 }

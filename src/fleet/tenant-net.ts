@@ -1,0 +1,31 @@
+/**
+ * Each tenant's tap network in unikitd: a bridge of its own, `uk-<tenant>`, with its own subnet,
+ * 10.78.<n>.0/24 (n, 0..255, is the tenant's network number, chosen when the tenant is made).
+ * Tenants' VMs sit on different bridges, so no frame passes between them; and the host does not
+ * route between the bridges while net.ipv4.ip_forward is 0 (unikitd warns when it is not).
+ */
+export const TENANT_NET_BASE = [10, 78] as const;
+const IFNAMSIZ = 15;
+
+export interface TenantNetwork {
+  bridge: string;
+  /** "10.78.N.0/24" */
+  subnet: string;
+  /** The host's address on the bridge: the guests' gateway. */
+  host: string;
+  prefix: number;
+  /** The subnet's third octet. */
+  index: number;
+}
+
+/** The bridge and subnet of a tenant. A name too long for an interface is cut and given its number
+ * after "_" (which no tenant name holds, so it cannot meet another tenant's bridge). */
+export function tenantNetwork(name: string, netIndex: number): TenantNetwork {
+  let bridge = `uk-${name}`;
+  if (bridge.length > IFNAMSIZ) {
+    const suffix = `_${netIndex}`;
+    bridge = `uk-${name.slice(0, IFNAMSIZ - 3 - suffix.length)}${suffix}`;
+  }
+  const [a, b] = TENANT_NET_BASE;
+  return { bridge, subnet: `${a}.${b}.${netIndex}.0/24`, host: `${a}.${b}.${netIndex}.1`, prefix: 24, index: netIndex };
+}

@@ -1,0 +1,82 @@
+/**
+ * The network policy with real VMs on user networking: a declared port serves through -p, an
+ * undeclared one cannot be listened on, a declared host listener (10.0.2.2) is reached and an
+ * undeclared one is refused by the guest kernel, with its log line and audit marker.
+ */
+import { type Server, createServer } from 'node:net';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, httpGet, makeDocroot, startGuest } from '../support/net.js';
+import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
+
+const ATTACK = appPath('attack-netpolicy');
+const out = (o: Outcome): string => o.stdout.toString('utf8');
+
+/** A host TCP server that records what it is sent. */
+async function recorder(): Promise<{ server: Server; port: number; received: () => string }> {
+  let got = '';
+  const server = createServer((c) => c.on('data', (b: Buffer) => (got += b.toString('utf8'))));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, received: () => got };
+}
+
+describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd')))('network policy (real VMs, user networking)', () => {
+  let declared: Awaited<ReturnType<typeof recorder>>;
+  let undeclared: Awaited<ReturnType<typeof recorder>>;
+  beforeAll(async () => {
+    [declared, undeclared] = await Promise.all([recorder(), recorder()]);
+  });
+  afterAll(async () => {
+    for (const r of [declared, undeclared]) await new Promise<void>((done) => r?.server.close(() => done()));
+  });
+
+  it('a port forwarded with -p is declared and serves, with no egress at all (restrict=on)', async () => {
+    const www = makeDocroot();
+    const port = await freePort();
+    const guest = await startGuest([appPath('httpd'), '--file', `${www.dir}:/www`, '-p', `${port}:80`, '--egress', 'none'], { ready: /listening on port 80/ });
+    try {
+      const r = await httpGet('127.0.0.1', port, '/1k.bin');
+      expect(r.status).toBe(200);
+      expect(r.body.equals(www.files['/1k.bin'] as Buffer)).toBe(true);
+    } finally {
+      expect(await guest.stop()).toBe(143);
+    }
+  });
+
+  it('listens only on a declared port (the policy recorded in the image)', async () => {
+    const image = join(mkdtempSync(join(tmpdir(), 'unikit-netpolicy-')), 'attack.unikit');
+    expect((await runCli(['build', ATTACK, '--listen', '8080', '-o', image])).status).toBe(0);
+    expect(out(await runCli(['inspect', image]))).toContain('network   policy: listen 8080; egress none');
+    const refused = await runCli(['run', image, '--', 'listen', '9000']);
+    expect({ status: refused.status, out: out(refused) }).toMatchObject({ status: 1, out: expect.stringContaining('(errno 13)') });
+    expect(refused.stderr).toContain('unikit: network policy: bind to 0.0.0.0:9000 refused (tcp, not a declared listen port)');
+    const allowed = await runCli(['run', image, '--', 'listen', '8080']);
+    expect({ status: allowed.status, out: out(allowed) }).toMatchObject({ status: 0, out: expect.stringContaining('ATTACK SUCCEEDED') });
+  });
+
+  it('reaches a declared host listener and is refused an undeclared one, logged with its marker', async () => {
+    const policy = ['--egress', `10.0.2.2:${declared.port}`];
+    const ok = await runCli(['run', ATTACK, ...policy, '--', 'connect', `10.0.2.2:${declared.port}`]);
+    expect({ status: ok.status, out: out(ok) }).toMatchObject({ status: 0, out: expect.stringContaining('ATTACK SUCCEEDED') });
+    await expect.poll(() => declared.received()).toBe('exfiltrated\n');
+
+    const no = await runCli(['run', ATTACK, ...policy, '--verbose', '--', 'connect', `10.0.2.2:${undeclared.port}`]);
+    expect({ status: no.status, out: out(no) }).toMatchObject({ status: 1, out: expect.stringContaining('(errno 13)') });
+    expect(no.stderr).toContain(`unikit: network policy: connect to 10.0.2.2:${undeclared.port} refused (tcp, not a declared egress target)`);
+    expect(no.stderr).toContain(`@netpolicy connect tcp 10.0.2.2:${undeclared.port}`);
+    expect(undeclared.received()).toBe('');
+  });
+
+  it('refuses a malformed policy before any VM starts', async () => {
+    for (const [args, message] of [
+      [['--egress', 'db.example.com:5432'], 'a host name: resolve it to an IPv4 address first'],
+      [['--listen', '0'], 'bad listen port "0"'],
+      [['--egress', '10.0.2.2'], 'no :PORT'],
+    ] as const) {
+      const o = await runCli(['run', ATTACK, ...args, '--', 'listen', '1']);
+      expect({ status: o.status, stderr: o.stderr }).toMatchObject({ status: 2, stderr: expect.stringContaining(message) });
+    }
+  });
+});
