@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import {
   FleetClient, FleetError, type ImageView, type InstanceView, type StatsView, startDaemon,
 } from '../fleet/index.js';
+import { startOrchestrator } from '../orchestrate/index.js';
 import { type OptionSpec, type ParsedArgs, parseArgs } from './args.js';
 import { auditCommand } from './commands/audit.js';
 import { tenantCommand } from './commands/tenant.js';
@@ -118,6 +119,7 @@ async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<numb
     accel: accel as 'auto' | 'kvm' | 'tcg' | undefined,
     requireSigned: p.flags.has('require-signed'),
     log: (line) => io.err(`unikitd: ${line}\n`),
+    extensions: [startOrchestrator],
   });
   io.err(`unikitd: serving ${d.paths.socket}${d.tcpAddress ? ` and tcp://${d.tcpAddress} (token in ${d.tokenFile ?? '$UNIKIT_TOKEN'})` : ''} (pid ${process.pid}, ${d.accel}${p.flags.has('require-signed') ? ', signed images only' : ''})\n`);
   const stop = (): void => void d.close();

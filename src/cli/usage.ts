@@ -49,6 +49,10 @@ usage:
       stderr); --json writes the profile for build --profile
   unikit validate <template.yaml> [--json] [--input NAME=VALUE]...
       check a TOSCA 1.3 service template against the unikit profile (profiles/unikit.yaml)
+  unikit deploy <template.yaml> [--tenant T] [--name N] [--input NAME=VALUE]... [--json]
+      deploy it onto unikitd, all or nothing: hardened, signed images built per level (cached),
+      one front per service, instances booted and wired; prints the template's outputs
+  unikit undeploy NAME [--tenant T]     unikit status [NAME] [--tenant T] [--json]
   unikit keys [--json]
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]

@@ -32,6 +32,8 @@ export interface ApiContext {
   requireSigned?: boolean;
   info: () => Record<string, unknown>;
   shutdown: () => void;
+  /** Handlers of operations another module serves inside unikitd (the orchestrator's deployments). */
+  extraHandlers?: Record<string, ApiHandler>;
 }
 
 const requestTenants = new WeakMap<object, RequestTenant>();
@@ -48,8 +50,10 @@ export function requireAdmin(req: FastifyRequest, what: string): void {
   if (!tenantOf(req).admin) throw new FleetError('FORBIDDEN', `${what} is for the admin (the Unix socket or the admin token), not a tenant token`);
 }
 
-type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
-type Handler = (req: Req, reply: FastifyReply) => Promise<unknown>;
+export type ApiRequest = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
+export type ApiHandler = (req: ApiRequest, reply: FastifyReply) => Promise<unknown>;
+type Req = ApiRequest;
+type Handler = ApiHandler;
 
 export interface Api {
   app: FastifyInstance;
@@ -114,7 +118,7 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
 
-  const handlers = makeHandlers(ctx);
+  const handlers = { ...makeHandlers(ctx), ...ctx.extraHandlers };
   for (const op of await loadOperations()) {
     const h = handlers[op.operationId];
     if (!h) throw new Error(`api/openapi.yaml: no handler for ${op.operationId}`);

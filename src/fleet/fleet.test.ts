@@ -1,11 +1,13 @@
 /** Pure parts of unikitd: the contract's operations against the handlers, boot slots, log tails. */
 import { describe, expect, it } from 'vitest';
+import { DEPLOYMENT_OPERATION_IDS } from '../orchestrate/index.js';
 import { OPERATION_IDS, Slots, lastLines, loadOperations } from './index.js';
 
 describe('api/openapi.yaml', () => {
   it('has a handler for every operation and an operation for every handler', async () => {
     const ops = await loadOperations();
-    expect(ops.map((o) => o.operationId).sort()).toEqual(OPERATION_IDS().sort());
+    // The orchestrator (src/orchestrate) serves the /v1/deployments operations inside unikitd.
+    expect(ops.map((o) => o.operationId).sort()).toEqual([...OPERATION_IDS(), ...DEPLOYMENT_OPERATION_IDS].sort());
     const create = ops.find((o) => o.operationId === 'createInstance');
     expect(create?.url).toBe('/v1/instances');
     expect((create?.schema.body as { required: string[] }).required).toEqual(['image']);

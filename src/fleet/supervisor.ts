@@ -16,7 +16,7 @@ import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, write
 import { performance } from 'node:perf_hooks';
 import { UNIKIT_ABI } from '../abi/index.js';
 import { ImageError, bootFlags, loadVerifiedImage } from '../image/index.js';
-import { type Accel, QmpClient, launchDetached } from '../vmm/index.js';
+import { type Accel, type NetworkPolicy, QmpClient, launchDetached } from '../vmm/index.js';
 import { appendAudit } from './audit.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { unsignedRefusal } from './images.js';
@@ -100,6 +100,11 @@ const BACKOFF_RESET_MS = 10_000;
 
 export class Supervisor {
   readonly events = new EventEmitter();
+  /**
+   * The network policy an instance boots with, if any: set by the orchestrator (src/orchestrate),
+   * which derives it from the instance's deployment (its ports, its connections, its Network policy).
+   */
+  networkPolicyOf?: (row: InstanceRow) => NetworkPolicy | undefined;
   private readonly lives = new Map<string, Live>();
   private readonly queued = new Map<string, Ticket>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
@@ -274,6 +279,7 @@ export class Supervisor {
         name: row.name,
         tbSizeMiB: this.o.tbSizeMiB,
         network: row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
+        networkPolicy: this.networkPolicyOf?.(row),
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {

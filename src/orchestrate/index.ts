@@ -1,0 +1,37 @@
+/**
+ * The orchestrator: TOSCA service templates deployed onto unikitd (issue 6). It runs inside
+ * unikitd, as an extension of src/fleet's daemon, so that events can act on deployments: the
+ * image factory (program x level x tenant key, cached, signed), the deployment runtime (fronts,
+ * instances, connections), all-or-nothing deploy, undeploy and status, and their API.
+ */
+import type { DaemonExtension, ExtensionContext } from '../fleet/index.js';
+import { deploymentHandlers } from './api.js';
+import { auditTo } from './audit.js';
+import { Orchestrator } from './orchestrator.js';
+import { DeploymentStore } from './store.js';
+
+export { DEPLOYMENT_OPERATION_IDS, deploymentHandlers } from './api.js';
+export { Deployment, HOST_FROM_GUEST, FRONT_HOST, envPrefix, endpointPort, freePort } from './deployment.js';
+export type { RuntimeContext, ServiceRuntime } from './deployment.js';
+export { imageFor, imageHash, planAt, tenantKey, tenantHome } from './factory.js';
+export type { FactoryImage } from './factory.js';
+export { Orchestrator } from './orchestrator.js';
+export type { DeployRequest, DeploymentStatus, InstanceStatus, ServiceStatus } from './orchestrator.js';
+export { DeploymentStore } from './store.js';
+export type { DeploymentRow, ServiceRow, ServiceSpec } from './store.js';
+
+/** Started by unikitd (`unikit daemon`): opens the tables, restores running deployments, serves the API. */
+export async function startOrchestrator(ctx: ExtensionContext): Promise<DaemonExtension & { orchestrator: Orchestrator }> {
+  const Database = ((await import('better-sqlite3')) as unknown as { default: typeof import('better-sqlite3') }).default;
+  const deployments = new DeploymentStore(Database, ctx.paths.db);
+  const orchestrator = new Orchestrator({ ...ctx, deployments, audit: auditTo(ctx.store) });
+  await orchestrator.restore();
+  return {
+    orchestrator,
+    handlers: deploymentHandlers(orchestrator),
+    close: async () => {
+      await orchestrator.close();
+      deployments.close();
+    },
+  };
+}
