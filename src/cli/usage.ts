@@ -53,6 +53,13 @@ usage:
       deploy it onto unikitd, all or nothing: hardened, signed images built per level (cached),
       one front per service, instances booted and wired; prints the template's outputs
   unikit undeploy NAME [--tenant T]     unikit status [NAME] [--tenant T] [--json]
+  unikit event KIND [--syscall S] [--instance ID] [--deployment D [--service S]] [--tenant T] [--json]
+      a security event (vulnerability in a syscall, intrusion on an instance): the affected
+      services are raised to their Security trigger's level and their instances replaced one at
+      a time, no request dropped (unikit event --help)
+  unikit scale NAME SERVICE N [--tenant T] [--json]
+      N instances of the service, within its Scaling policy: promotes the standby or boots the
+      image built at deploy; a scale-in drains the newest
   unikit keys [--json]
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]

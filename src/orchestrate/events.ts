@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeElf } from '../analyze/index.js';
-import { type ApiHandler, BadRequestError, FleetError, type ImageRow } from '../fleet/index.js';
+import { type ApiHandler, BadRequestError, FleetError, type ImageRow, tenantOf } from '../fleet/index.js';
 import { LEVELS, type Level } from '../security/index.js';
 import type { LevelRule } from '../tosca/index.js';
 import type { Deployment } from './deployment.js';
@@ -214,7 +214,7 @@ export class SecurityEvents {
   /** The deployment and service of the tenant's instance `ref`; another tenant's is NOT_FOUND, as if absent. */
   private ownerOf(tenant: string, ref: string, deployments: Deployment[]): { deployment: string; service: string } {
     const { store, deployments: rows } = this.o.ctx;
-    const owned = store.findInstances(ref).flatMap((r) => {
+    const owned = store.findInstances(tenant, ref).flatMap((r) => {
       const o = rows.owner(r.id);
       const d = o && deployments.find((x) => x.row.id === o.deploymentId);
       return d && o ? [{ deployment: d.name, service: o.service }] : [];
@@ -229,7 +229,6 @@ export class SecurityEvents {
     if (!d.services.has(c.service) || this.o.deploymentsOf(d.tenant).indexOf(d) < 0) return; // undeployed meanwhile
     const s = d.service(c.service);
     if (rank(s.level) >= rank(c.to)) return;
-    const from = s.level;
     const fromImage = s.image;
     const built = new Map<string, ImageRow>();
     const audit = (kind: string, detail: Record<string, unknown>): void =>
@@ -249,15 +248,17 @@ export class SecurityEvents {
         retire: (id) => d.removeInstance(c.service, id),
       },
     });
-    // The new level and image become the service's record (a cache hit: nothing is built again).
-    await d.switchImage(c.service, c.to);
+    // The new level and image become the service's record (a cache hit: nothing is built again),
+    // audited as level.changed with the event.
+    await d.switchImage(c.service, c.to, {
+      actor, detail: { policy: c.policy, trigger: c.trigger, reason: c.reason, replaced: result.replaced, event: { ...event } },
+    });
     await this.scaling.replaceStandby(d, c.service).catch((e: Error) => d.ctx.log(`deployment ${d.name}: replacing the standby of ${c.service}: ${e.message}`));
-    audit('level.changed', { from, to: c.to, policy: c.policy, trigger: c.trigger, reason: c.reason, image: result.imageId, replaced: result.replaced });
   }
 }
 
 /** POST /v1/events. */
-export function eventHandlers(events: SecurityEvents, tenantOf: (req: Parameters<ApiHandler>[0]) => string, actorOf: (req: Parameters<ApiHandler>[0]) => string): Record<string, ApiHandler> {
+export function eventHandlers(events: SecurityEvents): Record<string, ApiHandler> {
   return {
     postEvent: async (req, reply) => {
       const b = req.body;
@@ -265,7 +266,8 @@ export function eventHandlers(events: SecurityEvents, tenantOf: (req: Parameters
       for (const k of ['syscall', 'instance', 'deployment', 'service', 'note'] as const) {
         if (typeof b[k] === 'string') event[k] = b[k] as string;
       }
-      return reply.code(202).send(await events.post(tenantOf(req), actorOf(req), event));
+      const t = tenantOf(req);
+      return reply.code(202).send(await events.post(t.tenant, t.actor, event));
     },
   };
 }

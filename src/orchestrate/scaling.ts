@@ -9,7 +9,7 @@
  * come back behind the front, and the next scale or deploy boots a new standby.
  */
 import { performance } from 'node:perf_hooks';
-import { type ApiHandler, FleetError, type ImageRow } from '../fleet/index.js';
+import { type ApiHandler, FleetError, type ImageRow, tenantOf } from '../fleet/index.js';
 import { type Deployment, FRONT_HOST } from './deployment.js';
 import type { Orchestrator } from './orchestrator.js';
 import type { ServiceQueue } from './rollout.js';
@@ -64,7 +64,7 @@ export class Scaling {
     await this.bootStandby(d, service);
   }
 
-  async scale(tenant: string, name: string, service: string, count: number): Promise<ScaleResult> {
+  async scale(tenant: string, actor: string, name: string, service: string, count: number): Promise<ScaleResult> {
     const d = this.o.deployment(tenant, name);
     const s = d.service(service);
     const { min, max } = s.spec.scaling;
@@ -95,7 +95,7 @@ export class Scaling {
     });
     if (s.spec.scaling.standby && this.standbyOf(d, service) === null) this.refill(d, service);
     d.ctx.audit({
-      tenant, actor: 'api', kind: 'scale', subject: `${name}/${service}`,
+      tenant, actor, kind: 'scale', subject: `${name}/${service}`,
       detail: { from: result.from, to: result.instances, added: result.added, removed: result.removed, ms: Math.round(result.ms) },
     });
     return result;
@@ -145,8 +145,11 @@ export async function bootInstance(d: Deployment, service: string, image?: Image
 }
 
 /** POST /v1/deployments/{name}/scale. */
-export function scalingHandlers(s: Scaling, tenantOf: (req: Parameters<ApiHandler>[0]) => string): Record<string, ApiHandler> {
+export function scalingHandlers(s: Scaling): Record<string, ApiHandler> {
   return {
-    scaleDeployment: async (req) => s.scale(tenantOf(req), req.params.name as string, req.body.service as string, req.body.instances as number),
+    scaleDeployment: async (req) => {
+      const t = tenantOf(req);
+      return s.scale(t.tenant, t.actor, req.params.name as string, req.body.service as string, req.body.instances as number);
+    },
   };
 }
