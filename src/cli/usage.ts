@@ -39,7 +39,8 @@ usage:
       --net none: loopback only. Without them: what the image records (build --net, -p), else
       user networking unless the image's kernel serves no socket call. --fast (with an ELF): its syscall sites
       rewritten into direct calls, in ring 0. --listen/--egress replace the image's network
-      policy; ports -p forwards count as declared; with no egress QEMU also runs restrict=on.
+      policy; ports -p forwards count as declared; with no egress (and no UDP -p) QEMU also runs
+      restrict=on.
   unikit inspect <image-dir> [--json]
       show what an image holds
   unikit analyze <elf> [--json]

@@ -148,10 +148,10 @@ export class Deployment {
 
   /**
    * Creates, boots and waits for one more instance of the service (from its current image, or
-   * `image` during a rolling replacement), then puts it behind the front. One that fails to start
-   * is removed again.
+   * `image` during a rolling replacement), then puts it behind the front (unless `serve` is
+   * false: a standby, ready but out of the rotation). One that fails to start is removed again.
    */
-  async addInstance(service: string, image?: ImageRow): Promise<InstanceRow> {
+  async addInstance(service: string, image?: ImageRow, opts: { serve?: boolean } = {}): Promise<InstanceRow> {
     const s = this.service(service);
     const { store, supervisor, paths } = this.ctx;
     const id = randomBytes(6).toString('hex');
@@ -171,14 +171,14 @@ export class Deployment {
     this.ctx.deployments.linkInstance(id, this.row.id, service);
     s.instances.push(id);
     try {
-      return await this.boot(s, row);
+      return await this.boot(s, row, opts.serve !== false);
     } catch (e) {
       await this.removeInstance(service, id).catch((err: Error) => this.ctx.log(`removing instance ${row.name}: ${err.message}`));
       throw e;
     }
   }
 
-  private async boot(s: ServiceRuntime, row: InstanceRow): Promise<InstanceRow> {
+  private async boot(s: ServiceRuntime, row: InstanceRow, serve: boolean): Promise<InstanceRow> {
     const { store, supervisor, paths } = this.ctx;
     const { id, ports } = row;
     const service = s.spec.name;
@@ -193,7 +193,7 @@ export class Deployment {
       await waitAccepting(endpoint.hostPort, READY_TIMEOUT_MS, () => store.getInstance(id)?.state === 'running').catch((e: Error) => {
         throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} ${e.message} on port ${s.port}`);
       });
-      s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
+      if (serve) s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
     }
     return store.getInstance(id) ?? ran;
   }

@@ -3,12 +3,13 @@
  * undeclared one cannot be listened on, a declared host listener (10.0.2.2) is reached and an
  * undeclared one is refused by the guest kernel, with its log line and audit marker.
  */
+import { createSocket } from 'node:dgram';
 import { type Server, createServer } from 'node:net';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, httpGet, makeDocroot, startGuest } from '../support/net.js';
+import { freePort, freeUdpPort, httpGet, makeDocroot, startGuest } from '../support/net.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
 
 const ATTACK = appPath('attack-netpolicy');
@@ -22,7 +23,7 @@ async function recorder(): Promise<{ server: Server; port: number; received: () 
   return { server, port: (server.address() as { port: number }).port, received: () => got };
 }
 
-describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd')))('network policy (real VMs, user networking)', () => {
+describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd')) || !existsSync(appPath('udp-echo')))('network policy (real VMs, user networking)', () => {
   let declared: Awaited<ReturnType<typeof recorder>>;
   let undeclared: Awaited<ReturnType<typeof recorder>>;
   beforeAll(async () => {
@@ -42,6 +43,31 @@ describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('ht
       expect(r.body.equals(www.files['/1k.bin'] as Buffer)).toBe(true);
     } finally {
       expect(await guest.stop()).toBe(143);
+    }
+  });
+
+  it('a UDP server on a declared port answers its clients, with no egress declared (no restrict=on then)', async () => {
+    const port = await freeUdpPort();
+    const guest = await startGuest([appPath('udp-echo'), '-p', `${port}:9999/udp`, '--egress', 'none', '--', '9999'], { ready: /listening on port 9999/ });
+    const socket = createSocket('udp4');
+    try {
+      // UDP may drop: a few tries before calling it lost.
+      let back: Buffer | undefined;
+      for (let attempt = 0; attempt < 5 && !back; attempt++) {
+        back = await new Promise<Buffer | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), 1000);
+          socket.once('message', (m: Buffer) => {
+            clearTimeout(timer);
+            resolve(m);
+          });
+          socket.send('ping', port, '127.0.0.1');
+        });
+      }
+      expect(back?.toString()).toBe('ping');
+      expect(guest.stderr()).not.toContain('refused');
+    } finally {
+      socket.close();
+      await guest.stop();
     }
   });
 
