@@ -61,6 +61,11 @@ usage:
   unikit scale NAME SERVICE N [--tenant T] [--json]
       N instances of the service, within its Scaling policy: promotes the standby or boots the
       image built at deploy; a scale-in drains the newest
+  unikit tenant add NAME [--max-instances N] [--max-memory SIZE] [--json] | tenant ls | tenant rm NAME | tenant token NAME
+      unikitd's tenants (admin): an API token each (printed once), quotas, a tap bridge of its own
+  unikit audit [--tenant T] [--since N] [--kind K] [--limit N] [--json]
+      unikitd's append-only audit log: registrations, refusals, blocked attacks, level changes
+      (the unikitd commands: unikit daemon --help)
   unikit keys [--json]
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]
