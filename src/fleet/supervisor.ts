@@ -285,7 +285,8 @@ export class Supervisor {
         tbSizeMiB: this.o.tbSizeMiB,
         network: tap ? { mode: 'tap', netdev: tap.netdev, mac: tap.mac, ip: tap.ip, prefix: tap.prefix, gateway: tap.gateway }
           : row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
-        networkPolicy: this.networkPolicyOf?.(row),
+        // A deployment's policy (the orchestrator's), else the one the image records (build --listen/--egress).
+        networkPolicy: this.networkPolicyOf?.(row) ?? verified.manifest.network?.policy,
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {
