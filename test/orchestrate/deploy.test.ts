@@ -144,6 +144,11 @@ describe('unikit deploy', () => {
     expect(foreign.status).toBe(1);
     expect(foreign.stderr).toMatch(/no deployment "shop"/);
 
+    // Its images are signed with acme's own key, which unikitd trusts for acme's images only.
+    const other = new FleetClient({ home: d.home, autoStart: false, tenant: 'other' });
+    const stolen = other.json('POST', '/v1/images', { path: join(d.home, 'fleet', 'images', web?.image.id as string) });
+    await expect(stolen).rejects.toThrow(/signed by key \w+, which this host does not trust/);
+
     // A second deploy of the same name is refused without touching the first.
     const twice = await d.cli(['deploy', shop, '--tenant', 'acme']);
     expect(twice.stderr).toMatch(/already has a deployment named shop/);
