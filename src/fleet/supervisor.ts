@@ -16,7 +16,7 @@ import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, write
 import { performance } from 'node:perf_hooks';
 import { UNIKIT_ABI } from '../abi/index.js';
 import { ImageError, bootFlags, loadVerifiedImage } from '../image/index.js';
-import { type Accel, type NetworkPolicy, QmpClient, launchDetached } from '../vmm/index.js';
+import { type Accel, type NetworkPolicy, QmpClient, TAP_STATE_DIR, type TapLease, acquireTap, launchDetached } from '../vmm/index.js';
 import { appendAudit } from './audit.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { unsignedRefusal } from './images.js';
@@ -27,6 +27,7 @@ import { findProcesses, hostMemory, isSameProcess, procStat, signalProcess } fro
 import { Slots } from './slots.js';
 import { trustedKeysFor } from './trust.js';
 import type { ImageRow, InstanceRow, InstanceState, Store } from './store.js';
+import { MAX_NET_INDEX, tapNetworkOf, tenantNetwork } from './tenant-net.js';
 import { checkQuota } from './tenants.js';
 
 export interface SupervisorOptions {
@@ -77,6 +78,8 @@ interface Live {
   shutdownReason?: string;
   /** How far the kernel log was scanned for blocked attacks. */
   auditPos: number;
+  /** The tap lease of a `network: tap` instance (given back when it ends). */
+  tap?: TapLease;
 }
 
 interface Ticket {
@@ -243,6 +246,7 @@ export class Supervisor {
     }
     const f = instanceFiles(this.o.paths, id);
     let launched;
+    let tap: TapLease | undefined;
     try {
       mkdirSync(f.dir, { recursive: true });
       // A fresh kernel log per run, so that its "@exit" is this run's; the last run's is kept.
@@ -261,6 +265,7 @@ export class Supervisor {
       // kernel flags of the image's level.
       const { image: verified, signature } = await loadVerifiedImage(image.dir, await trustedKeysFor(this.o.paths, row.tenant));
       if (this.o.requireSigned && !signature) throw unsignedRefusal(`the image ${image.name}`);
+      if (row.network === 'tap') tap = await this.leaseTap(row);
       launched = launchDetached({
         flags: bootFlags(verified.manifest),
         kernel: `${image.dir}/kernel.elf`,
@@ -279,13 +284,15 @@ export class Supervisor {
         controlSocket: f.control,
         name: row.name,
         tbSizeMiB: this.o.tbSizeMiB,
-        network: row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
+        network: tap ? { mode: 'tap', netdev: tap.netdev, mac: tap.mac, ip: tap.ip, prefix: tap.prefix, gateway: tap.gateway }
+          : row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
         networkPolicy: this.networkPolicyOf?.(row),
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {
       release();
       this.unadmit(ticket, id);
+      tap?.release();
       if ((e instanceof ImageError && (e.code === 'IMAGE_BAD_SIGNATURE' || e.code === 'IMAGE_UNSIGNED')) || (e instanceof FleetError && e.code === 'UNSIGNED_IMAGE')) {
         appendAudit(this.o.store, {
           tenant: row.tenant, actor: 'unikitd', kind: 'image.refused', subject: image.name,
@@ -300,6 +307,7 @@ export class Supervisor {
       const err = await new Promise<Error>((resolve) => child.once('error', resolve));
       release();
       this.unadmit(ticket, id);
+      tap?.release();
       const detail = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.o.qemuBinary ?? 'qemu-system-x86_64'} was not found` : err.message;
       this.recordEnd(id, { state: 'exited', exitStatus: 125, exitReason: 'start-failed', exitDetail: detail }, false);
       return;
@@ -308,9 +316,23 @@ export class Supervisor {
     const live = this.newLive(id, pid, procStat(pid)?.startTicks ?? null, spawnedAtMs, ticket, false);
     live.child = child;
     live.releaseSlot = release;
+    if (tap) {
+      tap.setQemuPid(pid);
+      live.tap = tap;
+    }
     child.once('exit', (code, signal) => this.onExit(live, { code, signal }));
-    this.update(id, { pid, pidStart: live.pidStart, startedAt: spawnedAtMs, accel: this.o.accel });
+    this.update(id, { pid, pidStart: live.pidStart, startedAt: spawnedAtMs, accel: this.o.accel, ip: tap ? tap.ip : null });
     this.watchBoot(live, f.klog);
+  }
+
+  /** An address on the instance's tenant's own bridge (made when missing). */
+  private async leaseTap(row: InstanceRow): Promise<TapLease> {
+    const tenant = this.o.store.getTenant(row.tenant);
+    if (!tenant) throw new FleetError('NOT_FOUND', `the tenant ${row.tenant} of ${row.name} is gone`);
+    if (tenant.netIndex > MAX_NET_INDEX) {
+      throw new FleetError('BAD_REQUEST', `tenant ${tenant.name} has network number ${tenant.netIndex}: tap networks exist for the first ${MAX_NET_INDEX + 1} tenants only; use network "user"`);
+    }
+    return acquireTap(TAP_STATE_DIR, tapNetworkOf(tenantNetwork(tenant.name, tenant.netIndex)));
   }
 
   private newLive(id: string, pid: number, pidStart: number | null, spawnedAtMs: number, t: Ticket, adopted: boolean): Live {
@@ -383,6 +405,7 @@ export class Supervisor {
     live.qmp?.close();
     this.lives.delete(live.id);
     this.unadmit(live, live.id);
+    live.tap?.release();
     const row = this.o.store.getInstance(live.id);
     if (row) {
       const f = instanceFiles(this.o.paths, live.id);
@@ -413,7 +436,7 @@ export class Supervisor {
   }
 
   private recordEnd(id: string, end: { state: InstanceState; exitStatus: number; exitReason: string; exitDetail: string | null }, restart: boolean, ranMs = 0): void {
-    const row = this.update(id, { ...end, pid: null, finishedAt: Date.now() });
+    const row = this.update(id, { ...end, pid: null, ip: null, finishedAt: Date.now() });
     if (!row) return;
     if (restart) this.scheduleRestart(row, ranMs);
   }
