@@ -54,6 +54,11 @@ usage:
       deploy it onto unikitd, all or nothing: hardened, signed images built per level (cached),
       one front per service, instances booted and wired; prints the template's outputs
   unikit undeploy NAME [--tenant T]     unikit status [NAME] [--tenant T] [--json]
+  unikit tenant add NAME [--max-instances N] [--max-memory SIZE] [--json] | tenant ls | tenant rm NAME | tenant token NAME
+      unikitd's tenants (admin): an API token each (printed once), quotas, a tap bridge of its own
+  unikit audit [--tenant T] [--since N] [--kind K] [--limit N] [--json]
+      unikitd's append-only audit log: registrations, refusals, blocked attacks, level changes
+      (the unikitd commands: unikit daemon --help)
   unikit keys [--json]
       this host's image-signing key (ed25519, under $UNIKIT_HOME/keys)
   unikit bench [--suite boot|latency|memory|all] [--out DIR] [--runs N] [--duration S]

@@ -423,10 +423,14 @@ export class Supervisor {
    * Writes an `attack.blocked` audit row for each attack the kernel stopped in this instance's
    * run (a fault or syscall that ended it: `signalStatus`; network-policy refusals while it runs).
    */
-  private auditAttacks(row: InstanceRow, signalStatus: number | null | undefined, live?: Live): void {
-    const f = instanceFiles(this.o.paths, row.id);
-    const { attacks, next } = findAttacks(f.klog, signalStatus ?? null, live?.auditPos ?? 0);
+  private auditAttacks(rowOrId: InstanceRow | string, signalStatus: number | null | undefined, live?: Live): void {
+    const id = typeof rowOrId === 'string' ? rowOrId : rowOrId.id;
+    const { attacks, next } = findAttacks(instanceFiles(this.o.paths, id).klog, signalStatus ?? null, live?.auditPos ?? 0);
     if (live) live.auditPos = next;
+    if (!attacks.length) return;
+    // The row is read only when there is something to write (the sweep calls this for every VM).
+    const row = typeof rowOrId === 'string' ? this.o.store.getInstance(id) : rowOrId;
+    if (!row) return;
     for (const a of attacks) {
       appendAudit(this.o.store, {
         tenant: row.tenant, actor: 'unikitd', kind: 'attack.blocked', subject: row.name,
@@ -645,10 +649,7 @@ export class Supervisor {
       if (capLogs) {
         const f = instanceFiles(this.o.paths, live.id);
         // Network-policy refusals do not end the instance: they are audited as they come.
-        if (live.booted) {
-          const row = this.o.store.getInstance(live.id);
-          if (row) this.auditAttacks(row, null, live);
-        }
+        if (live.booted) this.auditAttacks(live.id, null, live);
         capFile(f.console, f.consoleOld, this.o.logCap);
         capFile(f.qemuLog, f.qemuLog + '.1', this.o.logCap);
         if (live.booted) capFile(f.klog, f.klogPrev, this.o.logCap);

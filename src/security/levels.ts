@@ -77,7 +77,7 @@ export const MECHANISM_TABLE: readonly MechanismInfo[] = [
     name: 'signed',
     what: 'ed25519 signature over kernel.elf, initrd.cpio and manifest.json; a tampered image is refused before boot',
     enforcedBy: 'build+run',
-    how: '`unikit build` signs with the key in $UNIKIT_HOME/keys; `unikit run` verifies (unikitd: TODO, with the orchestrator)',
+    how: '`unikit build` signs with the key in $UNIKIT_HOME/keys; `unikit run` and unikitd verify (unikitd at registration and before each boot; `--require-signed` refuses unsigned images)',
     on: from('medium'),
     mayTurnOffAt: ['low', 'medium', 'high'],
   },
