@@ -54,6 +54,13 @@ usage:
       deploy it onto unikitd, all or nothing: hardened, signed images built per level (cached),
       one front per service, instances booted and wired; prints the template's outputs
   unikit undeploy NAME [--tenant T]     unikit status [NAME] [--tenant T] [--json]
+  unikit event KIND [--syscall S] [--instance ID] [--deployment D [--service S]] [--tenant T] [--json]
+      a security event (vulnerability in a syscall, intrusion on an instance): the affected
+      services are raised to their Security trigger's level and their instances replaced one at
+      a time, no request dropped (unikit event --help)
+  unikit scale NAME SERVICE N [--tenant T] [--json]
+      N instances of the service, within its Scaling policy: promotes the standby or boots the
+      image built at deploy; a scale-in drains the newest
   unikit tenant add NAME [--max-instances N] [--max-memory SIZE] [--json] | tenant ls | tenant rm NAME | tenant token NAME
       unikitd's tenants (admin): an API token each (printed once), quotas, a tap bridge of its own
   unikit audit [--tenant T] [--since N] [--kind K] [--limit N] [--json]

@@ -52,6 +52,8 @@ export async function registerImage(store: Store, paths: FleetPaths, dir: string
   }
   const m = image.manifest;
   const content: unknown[] = [m.kernel.buildId, m.initrd.sha256, m.app.path, m.argv, m.env, m.cwd, m.memory];
+  // The level's kernel flags are in the manifest only: two levels of one program are two images.
+  if (m.security) content.push(m.security);
   // Each tenant has its own copy (and id); `default` keeps the ids of the days before tenants.
   if (o.tenant !== DEFAULT_TENANT) content.push(o.tenant);
   const id = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);

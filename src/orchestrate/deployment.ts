@@ -210,9 +210,10 @@ export class Deployment {
   /**
    * Makes `level` the service's level: its image at that level is built (or taken from the
    * cache) and becomes the one new instances boot. Running instances are left alone: replacing
-   * them one at a time is the caller's (rolling replacement).
+   * them one at a time is the caller's (rolling replacement). `why` goes into the audit record
+   * (the event that raised it, and who sent it).
    */
-  async switchImage(service: string, level: Level): Promise<FactoryImage> {
+  async switchImage(service: string, level: Level, why: { actor?: string; detail?: Record<string, unknown> } = {}): Promise<FactoryImage> {
     const s = this.service(service);
     const got = await this.image(s.spec, level);
     const from = s.level;
@@ -220,7 +221,7 @@ export class Deployment {
     s.image = got.image;
     this.save(s);
     if (from !== s.level) {
-      this.ctx.audit({ tenant: this.tenant, actor: ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id } });
+      this.ctx.audit({ tenant: this.tenant, actor: why.actor ?? ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id, ...why.detail } });
     }
     return got;
   }
