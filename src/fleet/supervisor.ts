@@ -25,6 +25,7 @@ import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
 import { findProcesses, hostMemory, isSameProcess, procStat, signalProcess } from './procfs.js';
 import { Slots } from './slots.js';
+import { trustedKeysFor } from './trust.js';
 import type { ImageRow, InstanceRow, InstanceState, Store } from './store.js';
 import { MAX_NET_INDEX, tapNetworkOf, tenantNetwork } from './tenant-net.js';
 import { checkQuota } from './tenants.js';
@@ -262,7 +263,7 @@ export class Supervisor {
       }
       // Verified again at each boot: the stored copy is what boots, and a signature covers the
       // kernel flags of the image's level.
-      const { image: verified, signature } = await loadVerifiedImage(image.dir);
+      const { image: verified, signature } = await loadVerifiedImage(image.dir, await trustedKeysFor(this.o.paths, row.tenant));
       if (this.o.requireSigned && !signature) throw unsignedRefusal(`the image ${image.name}`);
       if (row.network === 'tap') tap = await this.leaseTap(row);
       launched = launchDetached({

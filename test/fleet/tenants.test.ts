@@ -5,7 +5,7 @@
  * "signed images only".
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ const refusal = async (p: Promise<unknown>): Promise<FleetError> => {
 
 beforeAll(async () => {
   images = await testImages(imageDir);
-  d = await startTestDaemon();
+  d = await startTestDaemon(['--tcp', '127.0.0.1:0']);
   for (const [name, extra] of [['team-a', []], ['team-b', []], ['small', ['--max-instances', '2', '--max-memory', '12M']]] as const) {
     const out = await d.cli(['tenant', 'add', name, ...extra, '--json']);
     expect(out.status, out.stderr).toBe(0);
@@ -96,6 +96,15 @@ describe('isolation between tenants', () => {
     expect((await refusal(as('team-a').json('GET', '/v1/audit?tenant=team-b'))).httpStatus).toBe(403);
     const bad = new FleetClient({ home: d.home, autoStart: false, token: 'uk_not-a-token' });
     expect((await refusal(bad.json('GET', '/v1/instances'))).httpStatus).toBe(401);
+
+    // On TCP: a tenant token acts as its tenant, the admin token as the admin, no token is refused.
+    const host = `tcp://${(await d.client.json<{ tcp: string }>('GET', '/v1/info')).tcp}`;
+    const tcp = (token?: string, tenant?: string): FleetClient => new FleetClient({ host, token, tenant, autoStart: false });
+    expect(await tcp(tokens['team-a']).json('GET', '/v1/info')).toMatchObject({ tenant: 'team-a', admin: false });
+    const adminToken = readFileSync(join(d.home, 'fleet', 'token'), 'utf8').trim();
+    expect(await tcp(adminToken, 'team-b').json('GET', '/v1/info')).toMatchObject({ tenant: 'team-b', admin: true });
+    expect((await refusal(tcp().json('GET', '/v1/info'))).httpStatus).toBe(401);
+    expect((await refusal(tcp(tokens['team-a'], 'team-b').json('GET', '/v1/images'))).httpStatus).toBe(403);
 
     // A rotated token replaces the old one at once.
     const old = tokens['team-b'] as string;
