@@ -12,6 +12,7 @@ import { IMAGE_FILES, ImageError, SIGNATURE_FILE, loadVerifiedImage } from '../i
 import { appendAudit } from './audit.js';
 import { AmbiguousError, BadRequestError, FleetError, NotFoundError } from './errors.js';
 import type { FleetPaths } from './paths.js';
+import { trustedKeysFor } from './trust.js';
 import { DEFAULT_TENANT, type ImageRow, type Store } from './store.js';
 
 export interface RegisterOptions {
@@ -35,7 +36,7 @@ export async function registerImage(store: Store, paths: FleetPaths, dir: string
   let loaded;
   try {
     // A signed image must verify (and one whose level signs must be signed) before it is kept.
-    loaded = await loadVerifiedImage(dir);
+    loaded = await loadVerifiedImage(dir, await trustedKeysFor(paths, o.tenant));
   } catch (e) {
     if (e instanceof ImageError) {
       if (e.code === 'IMAGE_BAD_SIGNATURE' || e.code === 'IMAGE_UNSIGNED') refuse(e.code === 'IMAGE_UNSIGNED' ? 'unsigned' : 'bad-signature', e.message);
