@@ -14,7 +14,7 @@ import { createConnection } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { UNIKIT_ABI } from '../abi/index.js';
+import { UNIKIT_ABI, withListenPorts } from '../abi/index.js';
 import { ImageError, bootFlags, loadVerifiedImage } from '../image/index.js';
 import { type Accel, type NetworkPolicy, QmpClient, TAP_STATE_DIR, type TapLease, acquireTap, launchDetached } from '../vmm/index.js';
 import { appendAudit } from './audit.js';
@@ -286,7 +286,9 @@ export class Supervisor {
         tbSizeMiB: this.o.tbSizeMiB,
         network: tap ? { mode: 'tap', netdev: tap.netdev, mac: tap.mac, ip: tap.ip, prefix: tap.prefix, gateway: tap.gateway }
           : row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
-        networkPolicy: this.networkPolicyOf?.(row),
+        // A deployment's policy, else the one the image records (build --listen/--egress, covered
+        // by its signature), with the ports forwarded to it declared as `unikit run` does.
+        networkPolicy: this.networkPolicyOf?.(row) ?? recordedPolicy(verified.manifest.network?.policy, row),
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {
@@ -766,4 +768,9 @@ function requestTerminate(socketPath: string): Promise<boolean> {
     sock.once('error', () => done(false));
     sock.once('connect', () => sock.end(Buffer.from([UNIKIT_ABI.CONTROL_TERMINATE]), () => done(true)));
   });
+}
+
+/** An image's recorded network policy for one instance: its forwarded guest ports count as declared. */
+function recordedPolicy(policy: NetworkPolicy | undefined, row: InstanceRow): NetworkPolicy | undefined {
+  return policy && (row.network === 'user' ? withListenPorts(policy, row.ports.map((p) => p.guestPort)) : policy);
 }

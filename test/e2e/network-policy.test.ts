@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, freeUdpPort, httpGet, makeDocroot, startGuest } from '../support/net.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
+import { startTestDaemon, until } from '../fleet/support.js';
 
 const ATTACK = appPath('attack-netpolicy');
 const out = (o: Outcome): string => o.stdout.toString('utf8');
@@ -80,6 +81,24 @@ describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('ht
     expect(refused.stderr).toContain('unikit: network policy: bind to 0.0.0.0:9000 refused (tcp, not a declared listen port)');
     const allowed = await runCli(['run', image, '--', 'listen', '8080']);
     expect({ status: allowed.status, out: out(allowed) }).toMatchObject({ status: 0, out: expect.stringContaining('ATTACK SUCCEEDED') });
+  });
+
+  it('unikitd boots an image with the policy it records', async () => {
+    const image = join(mkdtempSync(join(tmpdir(), 'unikit-netpolicy-')), 'attack.unikit');
+    expect((await runCli(['build', ATTACK, '--listen', '8080', '-o', image])).status).toBe(0);
+    const d = await startTestDaemon();
+    try {
+      expect((await d.cli(['create', image, '--name', 'np', '--', 'listen', '9000'])).status).toBe(0);
+      expect((await d.cli(['start', 'np'])).status).toBe(0);
+      const console = await until('the attack to end', async () => {
+        const text = out(await d.cli(['logs', 'np']));
+        return text.includes('(errno') || text.includes('SUCCEEDED') ? text : undefined;
+      });
+      expect(console).toContain('attack refused: listen on undeclared port 9000: Permission denied (errno 13)');
+      expect(out(await d.cli(['logs', '--klog', 'np']))).toContain('@netpolicy bind tcp 0.0.0.0:9000');
+    } finally {
+      await d.dispose();
+    }
   });
 
   it('reaches a declared host listener and is refused an undeclared one, logged with its marker', async () => {
