@@ -35,6 +35,11 @@ export interface FactoryContext {
   paths: FleetPaths;
 }
 
+/** Where builds happen, each in a directory of its own that goes when the build ends. */
+export function factoryScratch(paths: Pick<FleetPaths, 'root'>): string {
+  return join(paths.root, 'factory');
+}
+
 /**
  * The tenant's image-signing key, made on first use in $UNIKIT_HOME/tenants/<tenant>/keys/
  * (src/fleet's tenantKeysDir): unikitd trusts it for that tenant's images only.
@@ -114,7 +119,7 @@ export async function imageFor(ctx: FactoryContext, service: UnikernelService, l
   if (hit) ctx.deployments.forgetCached(hash); // removed with `unikit images rm` since
 
   const started = performance.now();
-  const scratch = join(ctx.paths.root, 'factory');
+  const scratch = factoryScratch(ctx.paths);
   await mkdir(scratch, { recursive: true });
   const tmp = await mkdtemp(join(scratch, `${service.name}-`));
   try {

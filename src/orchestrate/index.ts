@@ -4,9 +4,11 @@
  * image factory (program x level x tenant key, cached, signed), the deployment runtime (fronts,
  * instances, connections), all-or-nothing deploy, undeploy and status, and their API.
  */
+import { rm } from 'node:fs/promises';
 import { type ApiHandler, type DaemonExtension, type ExtensionContext, tenantOf } from '../fleet/index.js';
 import { deploymentHandlers } from './api.js';
 import { auditTo } from './audit.js';
+import { factoryScratch } from './factory.js';
 import { SecurityEvents, eventHandlers } from './events.js';
 import { Orchestrator } from './orchestrator.js';
 import { ServiceQueue } from './rollout.js';
@@ -33,6 +35,8 @@ export type { DeploymentRow, ServiceRow, ServiceSpec } from './store.js';
 /** Started by unikitd (`unikit daemon`): opens the tables, restores running deployments, serves the API. */
 export async function startOrchestrator(ctx: ExtensionContext): Promise<DaemonExtension & { orchestrator: Orchestrator }> {
   const Database = ((await import('better-sqlite3')) as unknown as { default: typeof import('better-sqlite3') }).default;
+  // Builds a unikitd that went away left half-done: nothing there is registered, all of it goes.
+  await rm(factoryScratch(ctx.paths), { recursive: true, force: true });
   const deployments = new DeploymentStore(Database, ctx.paths.db);
   const orchestrator = new Orchestrator({ ...ctx, deployments, audit: auditTo(ctx.store) });
   await orchestrator.restore();
