@@ -22,8 +22,8 @@ const ALLOWED: Record<string, string[]> = {
   security: [...BASE],
   tosca: ['security', 'elf', ...BASE],
   bench: ['image', 'vmm', ...BASE],
-  orchestrator: ['security', 'tosca', 'fleet', 'image', 'vmm', ...BASE],
-  cli: ['bench', 'orchestrator', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
+  orchestrate: ['security', 'tosca', 'fleet', 'image', 'analyze', 'vmm', ...BASE],
+  cli: ['bench', 'orchestrate', 'security', 'tosca', 'fleet', 'image', 'trace', 'rewrite', 'analyze', 'vmm', 'elf', ...BASE],
   web: [...BASE],
 };
 

@@ -27,6 +27,7 @@ void irq_register(unsigned gsi, void (*fn)(void *), void *arg) {
     if (!ioapic[which] && !(ioapic[which] = mmio_map(which ? IOAPIC1_PHYS : IOAPIC0_PHYS, PAGE_SIZE)))
         panic("cannot map the IOAPIC");
     handlers[gsi] = (struct irq_handler){fn, arg};
+    lapic_eoi();   /* sets the APIC up (on first use), so that the line's interrupts arrive */
     unsigned pin = gsi % 24;
     ioapic_write(which, 0x10 + 2 * pin + 1, 0);   /* destination: APIC 0 */
     ioapic_write(which, 0x10 + 2 * pin, (VECTOR_DEVICE_BASE + gsi) | REDIR_LEVEL);

@@ -22,7 +22,16 @@
 
 static volatile uint32_t *lapic;
 
-static void write_reg(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
+static void lapic_setup(void);
+
+/* The APIC is set up on first use (a timer, a device interrupt): a program that never sleeps
+ * or waits (hello) does not pay for mapping it. Until then it is as reset left it, software
+ * disabled with every local interrupt masked. */
+static void write_reg(uint32_t reg, uint32_t v) {
+    if (!lapic)
+        lapic_setup();
+    lapic[reg / 4] = v;
+}
 
 /* The legacy 8259 PICs (q35 has them, after firmware left the PIT's IRQ 0 on vector 8, which is
  * the double-fault vector): moved to vectors 0x20-0x2f, then all masked. Harmless where absent. */
@@ -38,6 +47,9 @@ static void pic_disable(void) {
 
 void lapic_init(void) {
     pic_disable();
+}
+
+static void lapic_setup(void) {
     lapic = mmio_map(LAPIC_PHYS, PAGE_SIZE);
     if (!lapic)
         panic("cannot map the local APIC");
@@ -47,8 +59,7 @@ void lapic_init(void) {
 }
 
 void lapic_eoi(void) {
-    if (lapic)
-        write_reg(REG_EOI, 0);
+    write_reg(REG_EOI, 0);
 }
 
 void lapic_timer_arm(uint64_t ns) {

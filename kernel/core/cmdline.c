@@ -63,73 +63,65 @@ static bool push(char ***list, int *count, char *value) {
     return true;
 }
 
+/* The keys, one table rather than a chain of comparisons: under TCG every distinct branch
+ * taken at boot is code to translate, and a loop is translated once. */
+enum kind { FLAG, STR, ARG, ENV, NUM, SEED };
+static const struct key {
+    char name[12];
+    uint8_t kind;
+    uint16_t at;   /* offsetof the field in struct boot_config */
+} keys[] = {
+#define AT(field) (uint16_t)offsetof(struct boot_config, field)
+    {"prog", STR, AT(prog)}, {"arg", ARG, 0}, {"env", ENV, 0}, {"cwd", STR, AT(cwd)},
+    {"tsc_khz", NUM, AT(tsc_khz)}, {"realtime_ns", NUM, AT(realtime_ns)}, {"seed", SEED, 0},
+    {"ip", STR, AT(ip)}, {"gw", STR, AT(gw)}, {"dns", STR, AT(dns)},
+    {"listen", STR, AT(listen)}, {"egress", STR, AT(egress)},
+    {"verbose", FLAG, AT(verbose)}, {"strict", FLAG, AT(strict)}, {"fast", FLAG, AT(fast)},
+    {"aslr", FLAG, AT(aslr)}, {"wx", FLAG, AT(wx)}, {"ro", FLAG, AT(ro)},
+    {"execdata", FLAG, AT(execdata)}, {"control", FLAG, AT(control)}, {"trace", FLAG, AT(trace)},
+    {"netpolicy", FLAG, AT(netpolicy)},
+#undef AT
+};
+
 static bool token(const char *key, size_t klen, const char *val, size_t vlen, bool has_val,
                   struct boot_config *cfg) {
-#define IS(k) (klen == sizeof(k) - 1 && !memcmp(key, k, klen))
-    if (!has_val) {
-        if (IS("verbose"))
-            return cfg->verbose = true;
-        if (IS("strict"))
-            return cfg->strict = true;
-        if (IS("fast"))
-            return cfg->fast = true;
-        if (IS("aslr"))
-            return cfg->aslr = true;
-        if (IS("wx"))
-            return cfg->wx = true;
-        if (IS("ro"))
-            return cfg->ro = true;
-        if (IS("execdata"))
-            return cfg->execdata = true;
-        if (IS("control"))
-            return cfg->control = true;
-        if (IS("trace"))
-            return cfg->trace = true;
-        if (IS("netpolicy"))
-            return cfg->netpolicy = true;
-        kprintf("unikit: command line: unknown flag '%.*s' ignored\n", (int)klen, key);
+    const struct key *k = keys;
+    while (k < keys + ARRAY_LEN(keys) &&
+           !((k->kind == FLAG) != has_val && klen < sizeof k->name && !k->name[klen] && !memcmp(key, k->name, klen)))
+        k++;
+    if (k == keys + ARRAY_LEN(keys)) {
+        kprintf("unikit: command line: unknown %s '%.*s' ignored\n", has_val ? "key" : "flag", (int)klen, key);
         return true;
     }
+    char *field = (char *)cfg + k->at;
+    if (k->kind == FLAG)
+        return *(bool *)field = true;
     char *v = decode(val, vlen);
     if (!v) {
         kprintf("unikit: command line: bad percent-encoding in '%.*s'\n", (int)klen, key);
         return false;
     }
-    if (IS("prog"))
-        cfg->prog = v;
-    else if (IS("arg"))
+    switch (k->kind) {
+    case STR:
+        *(char **)field = v;
+        return true;
+    case ARG:
         return push(&cfg->argv, &cfg->argc, v);
-    else if (IS("env"))
+    case ENV:
         return push(&cfg->envp, &cfg->envc, v);
-    else if (IS("cwd"))
-        cfg->cwd = v;
-    else if (IS("ip"))
-        cfg->ip = v;
-    else if (IS("gw"))
-        cfg->gw = v;
-    else if (IS("dns"))
-        cfg->dns = v;
-    else if (IS("listen"))
-        cfg->listen = v;
-    else if (IS("egress"))
-        cfg->egress = v;
-    else if (IS("tsc_khz") || IS("realtime_ns")) {
-        if (!parse_u64(v, IS("tsc_khz") ? &cfg->tsc_khz : &cfg->realtime_ns)) {
+    case NUM:
+        if (!parse_u64(v, (uint64_t *)field)) {
             kprintf("unikit: command line: '%.*s' needs a number, got '%s'\n", (int)klen, key, v);
             return false;
         }
-        kfree(v);
-    } else if (IS("seed")) {
+        break;
+    default:   /* SEED */
         for (int i = 0; i < 32 && v[2 * i] && v[2 * i + 1]; i++)
             cfg->seed[i] = (uint8_t)(hex_digit(v[2 * i]) * 16 + hex_digit(v[2 * i + 1]));
         cfg->have_seed = true;
-        kfree(v);
-    } else {
-        kprintf("unikit: command line: unknown key '%.*s' ignored\n", (int)klen, key);
-        kfree(v);
     }
+    kfree(v);
     return true;
-#undef IS
 }
 
 bool cmdline_parse(const char *s, struct boot_config *cfg) {

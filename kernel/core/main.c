@@ -119,15 +119,14 @@ noreturn void kmain(uint32_t start_info_pa) {
         load_error();
     }
     phase("clocks and randomness ready");
+    fs_set_exe_path(cfg.prog);   /* first: fs_init notes where the program lies in the archive */
     if (fs_init(bi.initrd, bi.initrd_len))
         load_error();
-    fs_setup_stdio();
     fs_set_readonly_root(cfg.ro);
-    if (cfg.cwd && fs_chdir_kernel(cfg.cwd)) {
+    if (cfg.cwd && strcmp(cfg.cwd, "/") != 0 && fs_chdir_kernel(cfg.cwd)) {   /* "/" needs no tree */
         kprintf("unikit: cannot change to the working directory %s\n", cfg.cwd);
         load_error();
     }
-    fs_set_exe_path(cfg.prog);
     if (NET_ENABLED)
         network_configure(&cfg);   /* the NIC is probed on the first socket call */
 

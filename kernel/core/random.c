@@ -1,7 +1,7 @@
 /*
  * Random bytes: ChaCha20 as a generator, keyed from the host's seed (seed= on the command
- * line), RDRAND where the CPU has it, and the TSC. The key is replaced after every request so
- * earlier outputs cannot be recomputed from the state.
+ * line), RDRAND where the CPU has it, and the TSC, on first use. The key is replaced after every
+ * request so earlier outputs cannot be recomputed from the state.
  */
 #include "kernel.h"
 #include "random.h"
@@ -9,6 +9,9 @@
 
 static uint32_t key[8];
 static uint64_t counter;
+static const uint8_t *seed_at;
+static size_t seed_len;
+static bool rdrand_ok, keyed;
 
 #define ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
 
@@ -49,12 +52,22 @@ static bool rdrand64(uint64_t *v) {
 }
 
 void random_init(const uint8_t *seed, size_t len, bool use_rdrand) {
-    for (size_t i = 0; i < len && i < sizeof key; i++)
-        ((uint8_t *)key)[i] ^= seed[i];
+    seed_at = seed;
+    seed_len = len;
+    rdrand_ok = use_rdrand;
+}
+
+/* The seed's first half when AT_RANDOM took the second (random_startup_bytes), else all of it. */
+static size_t key_seed_len(void) { return seed_len >= 32 ? 16 : seed_len; }
+
+static void key_setup(void) {
+    keyed = true;
+    for (size_t i = 0; i < key_seed_len() && i < sizeof key; i++)
+        ((uint8_t *)key)[i] ^= seed_at[i];
     uint64_t t = rdtsc();
     key[6] ^= (uint32_t)t;
     key[7] ^= (uint32_t)(t >> 32);
-    for (int i = 0; use_rdrand && i < 4; i++) {
+    for (int i = 0; rdrand_ok && i < 4; i++) {
         uint64_t r;
         for (int tries = 0; tries < 10 && !rdrand64(&r); tries++)
             ;
@@ -63,7 +76,16 @@ void random_init(const uint8_t *seed, size_t len, bool use_rdrand) {
     }
 }
 
+void random_startup_bytes(uint8_t out[16]) {
+    if (seed_len >= 32)
+        memcpy(out, seed_at + 16, 16);
+    else
+        random_bytes(out, 16);
+}
+
 void random_bytes(void *buf, size_t n) {
+    if (!keyed)
+        key_setup();
     uint8_t *p = buf;
     uint32_t block[16];
     while (n) {

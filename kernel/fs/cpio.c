@@ -1,10 +1,14 @@
 /*
- * fs_init: builds the root directory from the initrd, a cpio "newc" archive (see
- * docs/guest-abi.md). Every header, name and data length is checked against the archive's
- * end before use; a malformed archive is rejected with one "unikit: initrd: " line.
- * File data is not copied: inodes borrow it from the initrd until first written.
+ * The root directory from the initrd, a cpio "newc" archive (see docs/guest-abi.md).
+ * fs_init checks every header, name and data length against the archive's end at boot; a
+ * malformed archive is rejected with one "unikit: initrd: " line. The tree itself is built on
+ * first use (fs_tree_ready): under TCG each new code path costs microseconds, and a program
+ * that never names a file (hello) should not pay for building one. The loader finds a
+ * top-level program in the archive in place. File data is not copied: inodes borrow it from
+ * the initrd until first written.
  */
 #include "fsimpl.h"
+#include "unikit_abi.h"
 
 #define HDR_LEN 110
 #define MAX_HARDLINKS 64
@@ -19,6 +23,16 @@ static struct {
     struct inode *ino;
 } hardlinks[MAX_HARDLINKS];
 static size_t nhardlinks;
+
+/* The archive fs_init checked; the tree is built from it when fs_root is first needed. */
+static const uint8_t *archive;
+static size_t archive_len;
+/* No symlinks and no hard links: a regular file is exactly the last member of its name. */
+static bool archive_plain;
+/* The program's member (the last named as fs_exe_path says), noted by fs_init's check. */
+static bool exe_in_place;
+static const uint8_t *exe_data;
+static size_t exe_size;
 
 static long bad(const char *what, size_t off)
 {
@@ -204,30 +218,50 @@ static bool supported_type(uint32_t mode)
     return S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode);
 }
 
-/* Adds one member; names are copied since make_parents cuts them into pieces. */
-static long add_entry(const char *raw, size_t namelen, const struct cpio_hdr *h,
-                      const uint8_t *data, size_t off)
+/* Copies a member's name and normalizes it; NULL when it does not fit. */
+static char *member_name(const char *raw, size_t namelen)
 {
     static char buf[PATH_MAX_LEN];
     if (namelen >= sizeof(buf))
-        return bad("name too long", off);
+        return NULL;
     memcpy(buf, raw, namelen);
     buf[namelen] = 0;
-    char *name = clean_name(buf);
+    return clean_name(buf);
+}
+
+/* Checks one member (build false) or adds it to the tree (build true). Names are copied since
+ * make_parents cuts them into pieces. */
+static long add_entry(const char *raw, size_t namelen, const struct cpio_hdr *h,
+                      const uint8_t *data, size_t off, bool build)
+{
+    char *name = member_name(raw, namelen);
+    if (!name)
+        return bad("name too long", off);
     if (has_dotdot(name))
         return bad("name with \"..\"", off);
-    if (!*name || strcmp(name, ".") == 0) {   /* the root itself */
+    bool root = !*name || strcmp(name, ".") == 0;
+    if (!build) {
+        if (!root && !supported_type(h->mode))
+            kprintf("unikit: initrd: skipping \"%s\" (mode %o: not a file, directory or symlink)\n",
+                    name, h->mode);
+        if (S_ISLNK(h->mode) || (S_ISREG(h->mode) && h->nlink > 1))
+            archive_plain = false;
+        if (!root && supported_type(h->mode) && strcmp(name, fs_exe_path() + 1) == 0) {
+            exe_in_place = S_ISREG(h->mode);
+            exe_data = h->filesize ? data : (const uint8_t *)"";
+            exe_size = h->filesize;
+        }
+        return 0;
+    }
+    if (root) {   /* the root itself */
         if (S_ISDIR(h->mode)) {
             fs_root->mode = h->mode;
             set_times(fs_root, h->mtime);
         }
         return 0;
     }
-    if (!supported_type(h->mode)) {
-        kprintf("unikit: initrd: skipping \"%s\" (mode %o: not a file, directory or symlink)\n",
-                name, h->mode);
+    if (!supported_type(h->mode))
         return 0;
-    }
     struct inode *dir;
     const char *last;
     long r = make_parents(name, &dir, &last);
@@ -240,8 +274,8 @@ static long add_entry(const char *raw, size_t namelen, const struct cpio_hdr *h,
     return r;
 }
 
-/* Parses the member at *off; sets *done at the trailer. */
-static long parse_member(const uint8_t *base, size_t len, size_t *off, bool *done)
+/* Parses the member at *off and checks or adds it; sets *done at the trailer. */
+static long parse_member(const uint8_t *base, size_t len, size_t *off, bool *done, bool build)
 {
     size_t at = *off;
     struct cpio_hdr h;
@@ -265,7 +299,21 @@ static long parse_member(const uint8_t *base, size_t len, size_t *off, bool *don
         *done = true;
         return 0;
     }
-    return add_entry(name, h.namesize - 1, &h, base + data_at, at);
+    return add_entry(name, h.namesize - 1, &h, base + data_at, at, build);
+}
+
+/* One pass over the whole archive: checks it, or builds the tree from it. */
+static long walk_archive(bool build)
+{
+    size_t off = 0;
+    bool done = archive_len == 0;   /* no initrd: an empty root */
+    long r = 0;
+    while (!done && r == 0) {
+        if (off >= archive_len)
+            return bad("archive ends without a TRAILER!!! member", off);
+        r = parse_member(archive, archive_len, &off, &done, build);
+    }
+    return r;
 }
 
 static long make_root(void)
@@ -291,24 +339,47 @@ static long make_tmp(void)
 
 long fs_init(const void *cpio, size_t len)
 {
+    archive = cpio;
+    archive_len = len;
+    archive_plain = true;
+    exe_in_place = false;
+    fs_root = NULL;
+    return walk_archive(false);
+}
+
+long fs_build(void)
+{
+    if (fs_root)
+        return 0;
     long r = make_root();
     if (r)
         return r;
-    size_t off = 0;
-    bool done = len == 0;   /* no initrd: an empty root */
     nhardlinks = 0;
     fs_times_frozen = true;
-    while (!done && r == 0) {
-        if (off >= len) {
-            r = bad("archive ends without a TRAILER!!! member", off);
-            break;
-        }
-        r = parse_member(cpio, len, &off, &done);
-    }
+    r = walk_archive(true);
     if (r == 0)
         r = make_tmp();
     if (r == 0)
         dev_make_nodes();
     fs_times_frozen = false;
     return r;
+}
+
+void fs_tree_ready(void)
+{
+    if (!fs_root && fs_build())
+        vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD);
+}
+
+bool fs_find_in_archive(const char *path, const void **data, size_t *size)
+{
+    if (fs_root || !archive_plain || !exe_in_place)
+        return false;
+    while (*path == '/')
+        path++;
+    if (strcmp(path, fs_exe_path() + 1) != 0)
+        return false;
+    *data = exe_data;
+    *size = exe_size;
+    return true;
 }

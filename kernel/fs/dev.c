@@ -8,7 +8,6 @@
  */
 #include "fsimpl.h"
 
-static struct inode *consoles[3];
 
 /* Finds or makes the directory `name` in dir (hidden when `hide`); *ours says it was made. */
 static struct inode *kernel_dir(struct inode *dir, const char *name, bool hide, bool *ours)
@@ -32,7 +31,7 @@ static void add_node(struct inode *dir, const char *name, uint32_t mode, enum sp
 {
     if (!dir || dir_find(dir, name, strlen(name)))
         return;
-    struct inode *ino = inode_new(mode);
+    struct inode *ino = sp == SPECIAL_NULL ? &stdio_inodes[0] : inode_new(mode);
     if (!ino)
         return;
     ino->special = sp;
@@ -69,25 +68,19 @@ void dev_make_nodes(void)
     add_node(self, "exe", S_IFLNK | 0777, SPECIAL_EXE, 0, 0);
     dir_ours = proc_ours;
     add_mounts(proc);
-    for (int i = 0; i < 3; i++)
-        consoles[i] = NULL;
 }
 
-/* The inode behind fd 1 (stream 1) or fd 2 (stream 2): a character device not in the tree. */
-struct inode *dev_console(int stream)
-{
-    if (!consoles[stream]) {
-        struct inode *ino = inode_new(S_IFCHR | 0620);
-        if (!ino)
-            return NULL;
-        ino->special = SPECIAL_CONSOLE;
-        ino->rdev = LINUX_MKDEV(5, 1);
-        ino->alias_fd = stream;
-        ino->refs = 1;   /* never freed */
-        consoles[stream] = ino;
-    }
-    return consoles[stream];
-}
+/* fd 0's /dev/null and the consoles of fds 1 and 2: made statically, so that booting runs no
+ * code for them, and never freed (each holds a reference of its own). /dev/null in the tree is
+ * the same inode. Their numbers lie far above the tree's. */
+struct inode stdio_inodes[3] = {
+    {.ino = 1ULL << 32, .mode = S_IFCHR | 0666, .nlink = 1, .refs = 1, .special = SPECIAL_NULL,
+     .rdev = LINUX_MKDEV(1, 3)},
+    {.ino = (1ULL << 32) + 1, .mode = S_IFCHR | 0620, .nlink = 1, .refs = 1, .special = SPECIAL_CONSOLE,
+     .rdev = LINUX_MKDEV(5, 1), .alias_fd = 1},
+    {.ino = (1ULL << 32) + 2, .mode = S_IFCHR | 0620, .nlink = 1, .refs = 1, .special = SPECIAL_CONSOLE,
+     .rdev = LINUX_MKDEV(5, 1), .alias_fd = 2},
+};
 
 long dev_open(struct inode *ino, uint32_t flags, struct file **out)
 {

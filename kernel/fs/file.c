@@ -7,17 +7,25 @@
 
 #define MAX_RW_COUNT 0x7ffff000UL   /* Linux caps one read or write at this */
 
+/* fds 0, 1 and 2 as a program starts with them, made statically so that booting runs no code
+ * for them; each holds a reference of its own and is never freed. */
+static struct file stdio_files[3] = {
+    {.kind = FILE_DEV, .refs = 2, .flags = O_RDONLY | O_LARGEFILE, .ino = &stdio_inodes[0], .serial = 1},
+    {.kind = FILE_DEV, .refs = 2, .flags = O_WRONLY | O_LARGEFILE, .ino = &stdio_inodes[1], .serial = 2},
+    {.kind = FILE_DEV, .refs = 2, .flags = O_WRONLY | O_LARGEFILE, .ino = &stdio_inodes[2], .serial = 3},
+};
+static uint64_t next_serial = 3;
+
 static struct {
     struct file *f;
     bool cloexec;
-} fdtab[MAX_FDS];
+} fdtab[MAX_FDS] = {{&stdio_files[0], false}, {&stdio_files[1], false}, {&stdio_files[2], false}};
 
 struct file *file_new(enum file_kind kind, uint32_t flags, struct inode *ino)
 {
     struct file *f = kzalloc(sizeof(*f));
     if (!f)
         return NULL;
-    static uint64_t next_serial;
     f->serial = ++next_serial;
     f->kind = kind;
     f->refs = 1;
@@ -382,24 +390,20 @@ void fd_set_cloexec(int fd, bool on)
 
 void fs_setup_stdio(void)
 {
-    struct file *in = NULL;
-    for (int fd = 0; fd < 3; fd++)
+    for (int fd = 0; fd < 3; fd++) {
         if (fdtab[fd].f)
             fd_close(fd);
-    if (fs_open(fs_root, "/dev/null", O_RDONLY, 0, &in) == 0)
-        fdtab[0].f = in;
-    for (int s = 1; s <= 2; s++) {
-        struct inode *con = dev_console(s);
-        struct file *out = con ? file_new(FILE_DEV, O_WRONLY | O_LARGEFILE, con) : NULL;
-        if (out)
-            fdtab[s].f = out;
+        file_get(&stdio_files[fd]);
+        fdtab[fd].f = &stdio_files[fd];
     }
 }
 
 long fs_map_file(const char *path, const void **data, size_t *size)
 {
+    if (fs_find_in_archive(path, data, size))
+        return 0;
     struct lookup lk;
-    long r = path_lookup(fs_root, path, LOOKUP_FOLLOW, &lk);
+    long r = path_lookup(NULL, path, LOOKUP_FOLLOW, &lk);
     if (r)
         return r;
     if (!lk.ino)

@@ -66,7 +66,7 @@ struct inode {
 };
 
 /* inode.c */
-extern struct inode *fs_root;
+extern struct inode *fs_root;   /* NULL until the tree is built: see fs_tree_ready */
 extern bool fs_times_frozen;
 struct ktime ktime_now(void);
 struct inode *inode_new(uint32_t mode);
@@ -81,6 +81,13 @@ long inode_link_target(struct inode *ino, const char **target, size_t *len);
 void inode_stat(const struct inode *ino, struct linux_stat *st);
 void inode_statx(const struct inode *ino, struct linux_statx *sx);
 uint32_t fs_umask_get(void);
+
+/* cpio.c: builds the tree if it is not yet (ending the VM if that fails). Everything that
+ * reads fs_root or the working directory without a lookup calls it first. */
+void fs_tree_ready(void);
+/* The program's bytes in place, while the tree is not built: when `path` is the exe path
+ * (fs_set_exe_path, before fs_init) and the archive has no links; false: look it up. */
+bool fs_find_in_archive(const char *path, const void **data, size_t *size);
 
 /* dir.c */
 struct dentry *dir_find(struct inode *dir, const char *name, size_t len);
@@ -166,6 +173,6 @@ void dev_make_nodes(void);
 long dev_open(struct inode *ino, uint32_t flags, struct file **out);
 long dev_read(struct file *f, void *buf, size_t n);
 long dev_write(struct file *f, const void *buf, size_t n);
-struct inode *dev_console(int stream);
+extern struct inode stdio_inodes[3];   /* /dev/null (fd 0), the consoles of fds 1 and 2 */
 
 #endif

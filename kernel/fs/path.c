@@ -120,6 +120,7 @@ static long walk(struct inode *cur, char **buf, int flags, struct lookup *out)
 long path_lookup(struct inode *base, const char *path, int flags, struct lookup *out)
 {
     memset(out, 0, sizeof(*out));
+    fs_tree_ready();
     if (!*path)
         return -ENOENT;
     if (strlen(path) >= PATH_MAX_LEN)
@@ -136,6 +137,7 @@ long path_lookup(struct inode *base, const char *path, int flags, struct lookup 
 
 struct inode *fs_cwd_inode(void)
 {
+    fs_tree_ready();
     return cwd;
 }
 
@@ -168,6 +170,7 @@ long fs_getcwd(char *buf, size_t size)
     static char tmp[PATH_MAX_LEN];
     size_t pos = sizeof(tmp) - 1;
     tmp[pos] = 0;
+    fs_tree_ready();
     if (cwd->nlink == 0)
         return -ENOENT;
     for (struct inode *d = cwd; d != fs_root; d = d->parent) {

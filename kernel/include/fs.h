@@ -11,14 +11,20 @@
 struct file;   /* an open file description (shared by dup'ed descriptors) */
 struct inode;
 
-/* Builds / from a cpio "newc" archive. Returns 0 or -errno (-EINVAL: malformed archive, with a
- * "unikit: " line naming the problem). Creates /tmp when the archive lacks it. */
+/* Takes the cpio "newc" archive / is made of and checks it. Returns 0 or -errno (-EINVAL:
+ * malformed archive, with a "unikit: " line naming the problem). The tree (with /tmp when the
+ * archive lacks it) is built on first use; a problem found then (a member under a file, no
+ * memory) ends the VM with status 126 and a "unikit: initrd: " line. */
 long fs_init(const void *cpio, size_t len);
+/* Builds the tree now (once): 0 or -errno after a "unikit: initrd: " line. */
+long fs_build(void);
 
-/* Installs fd 0 (reads end-of-file), fd 1 (console stream 1) and fd 2 (console stream 2). */
+/* fd 0 (reads end-of-file), fd 1 (console stream 1) and fd 2 (console stream 2) are there from
+ * the start; this installs them again (for tests that boot more than once). */
 void fs_setup_stdio(void);
 
-/* Sets the working directory (cwd= on the command line) and the path /proc/self/exe reads. */
+/* Sets the working directory (cwd= on the command line) and the path /proc/self/exe reads
+ * (before fs_init, so that the loader finds the program without building the tree). */
 long fs_chdir_kernel(const char *path);
 void fs_set_exe_path(const char *path);
 

@@ -6,7 +6,7 @@
 #define VECTOR_TIMER 32
 #define VECTOR_DEVICE_BASE 48   /* device interrupts: VECTOR_DEVICE_BASE + IOAPIC pin */
 
-void lapic_init(void);
+void lapic_init(void);   /* masks the legacy PICs; the APIC itself is set up on first use */
 void lapic_eoi(void);
 void lapic_timer_arm(uint64_t ns);          /* one-shot, fires VECTOR_TIMER after about ns */
 void cpu_halt_until_interrupt(void);        /* HLT with interrupts enabled only while halted */

@@ -27,7 +27,9 @@ static long get_path(long upath, int which, char **out)
 static long at_base(long dirfd, const char *path, struct inode **base)
 {
     if (path[0] == '/' || (int)dirfd == AT_FDCWD) {
-        *base = path[0] == '/' ? fs_root : fs_cwd_inode();
+        *base = fs_cwd_inode();   /* builds the tree: fs_root is set after it */
+        if (path[0] == '/')
+            *base = fs_root;
         return 0;
     }
     struct file *f = fd_get((int)dirfd);

@@ -7,6 +7,7 @@
 #include "loader.h"
 #include "cpu.h"
 #include "fs.h"
+#include "random.h"
 #include "vm.h"
 
 #define PT_LOAD 1
@@ -141,64 +142,75 @@ static long load_segments(const char *prog, const uint8_t *data, size_t size, co
     return 0;
 }
 
-/* Writes the initial stack below STACK_TOP; returns the program's starting stack pointer. */
+/* Puts the string s below *sp in the stack image (whose first byte is user address low);
+ * returns its user address. */
+static uint64_t push_string(uint8_t *img, uint64_t low, uint64_t *sp, const char *s) {
+    size_t n = strlen(s) + 1;
+    *sp -= n;
+    memcpy(img + (*sp - low), s, n);
+    return *sp;
+}
+
+/* Writes the initial stack below STACK_TOP; returns the program's starting stack pointer. The
+ * stack is assembled in a kernel buffer and copied in one go (fewer distinct code paths: under
+ * TCG each one costs translation time at every boot). */
 static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *h, uint64_t base,
                         uint64_t phdr_va, uint64_t *sp_out) {
     if (vm_insert(STACK_TOP - USER_STACK_SIZE, STACK_TOP, PROT_READ | PROT_WRITE, VMA_STACK))
         return -ENOMEM;
-    uint64_t sp = STACK_TOP;
-    /* Strings first, at the top. */
-    uint64_t *argv_va = kmalloc(sizeof(uint64_t) * (size_t)(cfg->argc + cfg->envc + 2));
-    if (!argv_va)
+    enum { NAUXV = 19 };
+    size_t words = 1 + (size_t)cfg->argc + 1 + (size_t)cfg->envc + 1 + 2 * NAUXV;
+    size_t len = strlen(cfg->prog) + 1 + sizeof "x86_64" + 16 + 16 + words * 8 + 16;
+    for (int i = 0; i < cfg->argc + cfg->envc; i++)
+        len += strlen(i < cfg->argc ? cfg->argv[i] : cfg->envp[i - cfg->argc]) + 1;
+    len = ALIGN_UP(len, 16);
+    uint64_t low = STACK_TOP - len;
+    uint8_t *img = kzalloc(len);   /* zeroed: the padding reaches the program */
+    uint64_t *ptrs = kmalloc(sizeof(uint64_t) * (size_t)(cfg->argc + cfg->envc + 2));
+    if (!img || !ptrs) {
+        kfree(img);
+        kfree(ptrs);
         return -ENOMEM;
-    uint64_t *envp_va = argv_va + cfg->argc + 1;
-#define PUSH_BYTES(ptr, len) \
-    do { sp -= (len); if (!copy_into(sp, (const uint8_t *)(ptr), (len))) return -ENOMEM; } while (0)
-    PUSH_BYTES(cfg->prog, strlen(cfg->prog) + 1);
-    uint64_t execfn = sp;
-    for (int i = cfg->envc - 1; i >= 0; i--) {
-        PUSH_BYTES(cfg->envp[i], strlen(cfg->envp[i]) + 1);
-        envp_va[i] = sp;
     }
-    for (int i = cfg->argc - 1; i >= 0; i--) {
-        PUSH_BYTES(cfg->argv[i], strlen(cfg->argv[i]) + 1);
-        argv_va[i] = sp;
-    }
-    PUSH_BYTES("x86_64", 7);
-    uint64_t platform = sp;
-    uint8_t rnd[16];
-    random_bytes(rnd, sizeof rnd);
-    sp = ALIGN_DOWN(sp, 16);
-    PUSH_BYTES(rnd, sizeof rnd);
+    /* Strings first, at the top: the program's path, the environment, the arguments. */
+    uint64_t sp = STACK_TOP;
+    uint64_t execfn = push_string(img, low, &sp, cfg->prog);
+    for (int i = cfg->argc + cfg->envc - 1; i >= 0; i--)
+        ptrs[i] = push_string(img, low, &sp, i < cfg->argc ? cfg->argv[i] : cfg->envp[i - cfg->argc]);
+    uint64_t platform = push_string(img, low, &sp, "x86_64");
+    sp = ALIGN_DOWN(sp, 16) - 16;
     uint64_t random_va = sp;
+    random_startup_bytes(img + (sp - low));
 
-    uint64_t auxv[][2] = {
-        {AT_PHDR, phdr_va}, {AT_PHENT, sizeof(struct elf64_phdr)}, {AT_PHNUM, h->phnum},
-        {AT_PAGESZ, PAGE_SIZE}, {AT_BASE, 0}, {AT_FLAGS, 0}, {AT_ENTRY, base + h->entry},
-        {AT_UID, 0}, {AT_EUID, 0}, {AT_GID, 0}, {AT_EGID, 0}, {AT_SECURE, 0},
-        {AT_RANDOM, random_va}, {AT_HWCAP, cpu.hwcap}, {AT_HWCAP2, 0}, {AT_CLKTCK, 100},
-        {AT_EXECFN, execfn}, {AT_PLATFORM, platform}, {AT_NULL, 0},
-    };
-    size_t words = 1 + (size_t)cfg->argc + 1 + (size_t)cfg->envc + 1 + 2 * ARRAY_LEN(auxv);
     sp = ALIGN_DOWN(sp - words * 8, 16);   /* argc must sit on a 16-byte boundary */
-    uint64_t at = sp;
-#define PUT(v) do { uint64_t w_ = (v); if (!copy_into(at, (const uint8_t *)&w_, 8)) return -ENOMEM; at += 8; } while (0)
-    PUT((uint64_t)cfg->argc);
-    for (int i = 0; i < cfg->argc; i++)
-        PUT(argv_va[i]);
-    PUT(0);
-    for (int i = 0; i < cfg->envc; i++)
-        PUT(envp_va[i]);
-    PUT(0);
-    for (size_t i = 0; i < ARRAY_LEN(auxv); i++) {
-        PUT(auxv[i][0]);
-        PUT(auxv[i][1]);
-    }
-#undef PUT
-#undef PUSH_BYTES
-    kfree(argv_va);
+    uint64_t *w = (uint64_t *)(img + (sp - low));
+    /* argc, argv[], NULL, envp[], NULL (ptrs holds argv then envp), then auxv. */
+    *w++ = (uint64_t)cfg->argc;
+    for (int i = 0; i < cfg->argc + cfg->envc + 2; i++)
+        *w++ = i == cfg->argc || i == cfg->argc + cfg->envc + 1 ? 0 : ptrs[i - (i > cfg->argc)];
+    /* The types from a table, then the ten values that are not 0 (img is zeroed): fewer
+     * instructions to translate than an initialized array of pairs. */
+    static const uint8_t auxv_types[NAUXV] = {
+        AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_HWCAP, AT_CLKTCK, AT_EXECFN,
+        AT_PLATFORM, AT_BASE, AT_FLAGS, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_HWCAP2, AT_NULL,
+    };
+    for (int i = 0; i < NAUXV; i++)
+        w[2 * i] = auxv_types[i];
+    w[1] = phdr_va;
+    w[3] = sizeof(struct elf64_phdr);
+    w[5] = h->phnum;
+    w[7] = PAGE_SIZE;
+    w[9] = base + h->entry;
+    w[11] = random_va;
+    w[13] = cpu.hwcap;
+    w[15] = 100;   /* AT_CLKTCK */
+    w[17] = execfn;
+    w[19] = platform;
+    bool copied = copy_into(sp, img + (sp - low), STACK_TOP - sp);
+    kfree(ptrs);
+    kfree(img);
     *sp_out = sp;
-    return 0;
+    return copied ? 0 : -ENOMEM;
 }
 
 long load_program(const struct boot_config *cfg, struct loaded_program *out) {

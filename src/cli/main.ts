@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../project/index.js';
 import { analyzeCommand } from './commands/analyze.js';
+import { deployCommands } from './commands/deploy.js';
+import { eventCommands } from './commands/event.js';
 import { benchCommand } from './commands/bench.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -48,6 +50,13 @@ export async function main(argvIn: readonly string[]): Promise<number> {
         return await benchCommand(rest, { out, message });
       case 'keys':
         return await keysCommand(rest, { out });
+      case 'deploy':
+      case 'undeploy':
+      case 'status':
+        return await deployCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
+      case 'event':
+      case 'scale':
+        return await eventCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
       case undefined:
       case 'help':
       case '--help':

@@ -9,13 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tapUnavailable } from '../vmm/index.js';
 import { AmbiguousError, BadRequestError, type ErrorBody, FleetError, NotFoundError } from './errors.js';
 import { appendAudit, listAudit } from './audit.js';
 import { removeImage, registerImage, resolveImage, unsignedRefusal } from './images.js';
 import { fileSize, followFile, lastLines, readConsole, readRange } from './logs.js';
 import { type JsonSchema, type Operation, loadOperations } from './openapi.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
-import { type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
+import { type InstanceNetwork, type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
 import type { Supervisor } from './supervisor.js';
 import {
   type RequestTenant, TENANT_HEADER, addTenant, checkQuota, checkTenantName, mustGetTenant, removeTenant, resolveRequestTenant, rotateToken,
@@ -32,6 +33,8 @@ export interface ApiContext {
   requireSigned?: boolean;
   info: () => Record<string, unknown>;
   shutdown: () => void;
+  /** Handlers of operations another module serves inside unikitd (the orchestrator's deployments). */
+  extraHandlers?: Record<string, ApiHandler>;
 }
 
 const requestTenants = new WeakMap<object, RequestTenant>();
@@ -48,8 +51,10 @@ export function requireAdmin(req: FastifyRequest, what: string): void {
   if (!tenantOf(req).admin) throw new FleetError('FORBIDDEN', `${what} is for the admin (the Unix socket or the admin token), not a tenant token`);
 }
 
-type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
-type Handler = (req: Req, reply: FastifyReply) => Promise<unknown>;
+export type ApiRequest = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
+export type ApiHandler = (req: ApiRequest, reply: FastifyReply) => Promise<unknown>;
+type Req = ApiRequest;
+type Handler = ApiHandler;
 
 export interface Api {
   app: FastifyInstance;
@@ -114,7 +119,7 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
 
-  const handlers = makeHandlers(ctx);
+  const handlers = { ...makeHandlers(ctx), ...ctx.extraHandlers };
   for (const op of await loadOperations()) {
     const h = handlers[op.operationId];
     if (!h) throw new Error(`api/openapi.yaml: no handler for ${op.operationId}`);
@@ -183,8 +188,10 @@ function makeHandlers(ctx: ApiContext): Record<string, Handler> {
       const ports = ((b.ports ?? []) as Partial<PortSpec>[]).map((p) => ({
         proto: p.proto ?? 'tcp', hostIp: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort as number, guestPort: p.guestPort as number,
       }));
-      if (b.network === 'none' && ports.length) throw new BadRequestError('ports', 'port forwards need network "user"');
-      const network = ports.length ? 'user' : ((b.network as 'none' | 'user' | undefined) ?? 'none');
+      if ((b.network === 'none' || b.network === 'tap') && ports.length) throw new BadRequestError('ports', 'port forwards need network "user" (a tap instance is reached at its own address)');
+      const network = ports.length ? 'user' : ((b.network as InstanceNetwork | undefined) ?? 'none');
+      const noTap = network === 'tap' ? tapUnavailable() : undefined;
+      if (noTap) throw new BadRequestError('network', `"tap" is not available to unikitd here: ${noTap.replace(/^--net tap /, 'it ')}`);
       const id = randomBytes(6).toString('hex');
       const now = Date.now();
       const row: InstanceRow = {

@@ -10,12 +10,27 @@ import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { projectRoot } from '../project/index.js';
 import { type Accel, type AccelRequest, hostTscKhz, resolveAccel } from '../vmm/index.js';
-import { buildApi } from './api.js';
+import { type ApiHandler, buildApi } from './api.js';
 import { FleetError } from './errors.js';
 import { type FleetPaths, SOCKET_PATH_MAX, fleetPaths } from './paths.js';
 import { hostMemory } from './procfs.js';
 import { Store } from './store.js';
 import { Supervisor } from './supervisor.js';
+import { hostForwards } from './tenant-net.js';
+
+/** What a module running inside unikitd (the orchestrator) gets: the daemon's state and lifecycle. */
+export interface ExtensionContext {
+  store: Store;
+  supervisor: Supervisor;
+  paths: FleetPaths;
+  log: (line: string) => void;
+}
+
+/** Such a module's API operations (by operationId in api/openapi.yaml) and its shutdown. */
+export interface DaemonExtension {
+  handlers: Record<string, ApiHandler>;
+  close?: () => Promise<void>;
+}
 
 export interface DaemonOptions {
   home?: string;
@@ -35,6 +50,8 @@ export interface DaemonOptions {
   /** The host policy "signed images only": unsigned images are refused at registration and boot. */
   requireSigned?: boolean;
   log?: (line: string) => void;
+  /** Modules that run inside unikitd and serve some of the API's operations; started after reconciliation. */
+  extensions?: ((ctx: ExtensionContext) => Promise<DaemonExtension>)[];
 }
 
 export interface RunningDaemon {
@@ -107,6 +124,9 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     log(`reconciled: ${reconciled.adopted} adopted, ${reconciled.ended} ended while away, ${reconciled.orphansKilled} orphans killed, ${reconciled.restarted} restarted`);
   }
   supervisor.run();
+  if (hostForwards()) log('net.ipv4.ip_forward is 1: the host routes between tenants\' tap subnets (each tenant still has its own bridge); set it to 0 to keep tenants apart at layer 3 too');
+  const extensions: DaemonExtension[] = [];
+  for (const start of o.extensions ?? []) extensions.push(await start({ store, supervisor, paths, log }));
 
   let token = o.token;
   let tokenFile: string | undefined;
@@ -131,6 +151,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
 
   const api = await buildApi({
     store, supervisor, paths, token, requireSigned: o.requireSigned,
+    extraHandlers: Object.assign({}, ...extensions.map((e) => e.handlers)) as Record<string, ApiHandler>,
     shutdown: () => void close(),
     info: () => ({
       version, pid: process.pid, home: paths.home, socket: paths.socket, tcp: tcpAddress ?? null, accel,
@@ -171,6 +192,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
         s?.closeAllConnections();
       }
       await api.app.close().catch(() => undefined);
+      for (const e of extensions) await e.close?.().catch((err: unknown) => log(`closing an extension: ${String(err)}`));
       try {
         unlinkSync(paths.socket);
       } catch {

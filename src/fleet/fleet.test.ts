@@ -1,11 +1,13 @@
 /** Pure parts of unikitd: the contract's operations against the handlers, boot slots, log tails. */
 import { describe, expect, it } from 'vitest';
+import { DEPLOYMENT_OPERATION_IDS } from '../orchestrate/index.js';
 import { OPERATION_IDS, Slots, lastLines, loadOperations } from './index.js';
 
 describe('api/openapi.yaml', () => {
   it('has a handler for every operation and an operation for every handler', async () => {
     const ops = await loadOperations();
-    expect(ops.map((o) => o.operationId).sort()).toEqual(OPERATION_IDS().sort());
+    // The orchestrator (src/orchestrate) serves the /v1/deployments operations inside unikitd.
+    expect(ops.map((o) => o.operationId).sort()).toEqual([...OPERATION_IDS(), ...DEPLOYMENT_OPERATION_IDS].sort());
     const create = ops.find((o) => o.operationId === 'createInstance');
     expect(create?.url).toBe('/v1/instances');
     expect((create?.schema.body as { required: string[] }).required).toEqual(['image']);
@@ -78,6 +80,32 @@ describe('Store', () => {
       store.insertInstance({ ...(store.getInstance('i1') as NonNullable<ReturnType<typeof store.getInstance>>), id: 'i2', tenant: 'acme' });
       expect(store.findInstances('acme', 'web').map((i) => i.id)).toEqual(['i2']);
       store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('findAttacks', () => {
+  it('reads network-policy refusals as they come, and the fault report of a run ended by SIGSEGV or SIGSYS', async () => {
+    const { appendFileSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { findAttacks } = await import('./attacks.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ukf-klog-'));
+    try {
+      const klog = join(dir, 'klog.log');
+      writeFileSync(klog, '@entering-program\nunikit: network policy: connect to 10.0.2.2:80 refused (tcp, not declared)\n@netpolicy connect tcp 10.0.2.2:80\n@netpolicy bind u');
+      const first = findAttacks(klog, null, 0);
+      expect(first.attacks).toEqual([{ mechanism: 'network', report: ['connect tcp 10.0.2.2:80'] }]);
+      appendFileSync(klog, 'dp 0.0.0.0:53\nunikit: program fault: page fault (#PF, vector 14) at rip 0x401000, address 0xffffffff80100000 (read, user)\n@exit 139 signal\n');
+      const second = findAttacks(klog, 139, first.next);
+      expect(second.attacks).toEqual([
+        { mechanism: 'network', report: ['bind udp 0.0.0.0:53'] },
+        { mechanism: 'fault', status: 139, signal: 'SIGSEGV', report: ['unikit: program fault: page fault (#PF, vector 14) at rip 0x401000, address 0xffffffff80100000 (read, user)'] },
+      ]);
+      expect(findAttacks(klog, 0, second.next).attacks).toEqual([]);
+      expect(findAttacks(klog, 143, 0).attacks.map((a) => a.mechanism)).toEqual(['network']); // a stop is not an attack
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 /** unikitd: the control plane for many VMs (state, API, lifecycle, boot at scale, reconciliation). */
 export { startDaemon, defaultMemoryBudget, defaultBootConcurrency, DEFAULT_VM_OVERHEAD, DEFAULT_LOG_CAP } from './daemon.js';
-export type { DaemonOptions, RunningDaemon } from './daemon.js';
+export type { DaemonExtension, DaemonOptions, ExtensionContext, RunningDaemon } from './daemon.js';
 export { FleetClient } from './client.js';
 export type { ClientOptions } from './client.js';
 export { FleetError, BadRequestError, NotFoundError, InsufficientMemoryError } from './errors.js';
@@ -22,3 +22,7 @@ export { OPERATION_IDS, describeValidation, tenantOf, requireAdmin } from './api
 export type { ApiContext } from './api.js';
 export { Slots } from './slots.js';
 export { lastLines } from './logs.js';
+export type { ApiHandler, ApiRequest } from './api.js';
+export type { Supervisor } from './supervisor.js';
+export { tenantKeysDir, trustedKeysFor } from './trust.js';
+export { removeImage } from './images.js';

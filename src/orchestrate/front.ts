@@ -15,7 +15,7 @@
  * The proxy moves bytes and half-closes both ways; it never parses them.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { FleetError } from '../fleet/errors.js';
+import { FleetError } from '../fleet/index.js';
 
 /** Where one instance of the service listens, as the host reaches it. */
 export interface Backend {

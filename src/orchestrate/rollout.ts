@@ -13,7 +13,7 @@
  */
 import { createConnection } from 'node:net';
 import type { Level } from '../security/index.js';
-import { FleetError } from '../fleet/errors.js';
+import { FleetError } from '../fleet/index.js';
 import type { Backend, Front } from './front.js';
 
 /** What a rollout asks of the service it works on. */
@@ -164,4 +164,28 @@ function probe(b: Backend, settleMs: number): Promise<boolean> {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Runs the work on one service one after the other (a rollout, a scale, a standby's boot), so
+ * that two of them never pick the same instances; work on other services runs alongside.
+ */
+export class ServiceQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    this.tails.set(key, next);
+    next.then(() => this.settle(key, next), () => this.settle(key, next));
+    return next;
+  }
+
+  /** Resolves once nothing is queued on `key`. */
+  async idle(key: string): Promise<void> {
+    for (let t = this.tails.get(key); t; t = this.tails.get(key)) await t.catch(() => undefined);
+  }
+
+  private settle(key: string, p: Promise<unknown>): void {
+    if (this.tails.get(key) === p) this.tails.delete(key);
+  }
 }

@@ -69,6 +69,11 @@ export interface ServiceTemplate {
 export interface LoadOptions {
   /** Values for the template's inputs. */
   inputs?: Record<string, unknown>;
+  /**
+   * The main file's text, when it does not come from reading `file` (unikitd gets it in a
+   * request); `file` still names it in problems and its directory resolves relative paths.
+   */
+  text?: string;
   /** Profiles loaded before the template; the unikit profile by default. */
   profiles?: string[];
   /** Further checks of the resolved template (the unikit profile's), adding problems. */
@@ -125,7 +130,7 @@ export async function loadServiceTemplate(file: string, o: LoadOptions = {}): Pr
     seen.add(abs);
     let src: SourceFile;
     try {
-      src = await SourceFile.read(abs);
+      src = isMain && o.text !== undefined ? SourceFile.parse(abs, o.text) : await SourceFile.read(abs);
     } catch (e) {
       const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`;
       if (from) problems.push(from.src.problem(from.path, `imported file ${shownAs} ${why}`, 'value'));

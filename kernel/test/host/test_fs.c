@@ -828,11 +828,13 @@ static void t_file_read_at(void)
     EQ(fs_chdir_kernel("/"), 0);
 }
 
-/* Malformed archives: each is rejected with -EINVAL and a "unikit: initrd: " line. */
+/* Malformed archives: each is rejected with -EINVAL and a "unikit: initrd: " line, by
+ * fs_init's check or, for what only the tree shows (a member under a file), by its build. */
 static void expect_bad(const void *buf, size_t len, const char *words)
 {
     shim_klog[0] = 0;
-    EQ(fs_init(buf, len), -EINVAL);
+    long r = fs_init(buf, len);
+    EQ(r == 0 ? fs_build() : r, -EINVAL);
     if (strncmp(shim_klog, "unikit: initrd: ", 16) != 0 || !strstr(shim_klog, words)) {
         printf("  log line \"%s\" lacks \"%s\"\n", shim_klog, words);
         test_ok = false;
@@ -904,6 +906,8 @@ static void t_cpio_fuzz(void)
         if (i % 3 == 0)
             len = (seed >> 4) % len;
         long r = fs_init(b, len);
+        if (r == 0)
+            r = fs_build();
         OK(r == 0 || r == -EINVAL);
         rejected += r == -EINVAL;
     }

@@ -1,0 +1,300 @@
+/**
+ * A deployment at run time: per service its level, its signed image, its instances (QEMUs on
+ * user networking, each with a host port forwarded to the service's port) and its front, the one
+ * stable address clients and other services use. The primitives the rest of the orchestrator
+ * builds on (rolling replacement, scaling) are here: addInstance, removeInstance, switchImage.
+ *
+ * Connections (ConnectsTo): the source service's instances get `<TARGET>_HOST=10.0.2.2` (the
+ * host, as QEMU user networking shows it to the guest) and `<TARGET>_PORT=<target's front port>`,
+ * so that they reach every instance of the target through its front.
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { mkdirSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import {
+  type AuditEntry, FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, checkQuota, instanceFiles,
+} from '../fleet/index.js';
+import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
+import type { ServiceTemplate } from '../tosca/index.js';
+import { type FactoryImage, imageFor } from './factory.js';
+import { Front } from './front.js';
+import type { DeploymentRow, DeploymentStore, ServiceSpec } from './store.js';
+
+/** The audit log's actor for what the orchestrator decides by itself. */
+export const ORCHESTRATOR = 'orchestrator';
+/** The host as a guest on QEMU user networking sees it. */
+export const HOST_FROM_GUEST = '10.0.2.2';
+/** Fronts listen here: the host's loopback (unikitd and QEMU's forwards are on the same host). */
+export const FRONT_HOST = '127.0.0.1';
+/** How long a new instance may take to accept connections on its port once its program runs. */
+const READY_TIMEOUT_MS = 30_000;
+
+export interface RuntimeContext {
+  store: Store;
+  supervisor: Supervisor;
+  paths: FleetPaths;
+  deployments: DeploymentStore;
+  log: (line: string) => void;
+  audit: (e: AuditEntry) => void;
+}
+
+
+export interface ServiceRuntime {
+  spec: ServiceSpec;
+  level: Level;
+  image: ImageRow;
+  /** The guest port the front forwards to (the endpoint's, else the first declared), null without ports. */
+  port: number | null;
+  front?: Front;
+  frontPort: number | null;
+  /** Instance ids, oldest first. */
+  instances: string[];
+  /** The network policy its instances boot with (makeNetworkPolicy), once the fronts are open. */
+  policy?: NetworkPolicy;
+}
+
+/** `web-api` -> `WEB_API`: a node name as an environment variable prefix. */
+export function envPrefix(node: string): string {
+  return node.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
+
+export class Deployment {
+  readonly services = new Map<string, ServiceRuntime>();
+  /** Images this deployment built (not cache hits): what a failed deploy removes. */
+  readonly built: string[] = [];
+  /** The template's inputs and outputs, for the outputs' values. */
+  template?: Pick<ServiceTemplate, 'inputs' | 'outputs'>;
+
+  constructor(readonly ctx: RuntimeContext, readonly row: DeploymentRow) {}
+
+  get name(): string {
+    return this.row.name;
+  }
+
+  get tenant(): string {
+    return this.row.tenant;
+  }
+
+  /** The service, or a NOT_FOUND error naming the deployment's services. */
+  service(name: string): ServiceRuntime {
+    const s = this.services.get(name);
+    if (!s) throw new FleetError('NOT_FOUND', `deployment ${this.name} has no service ${JSON.stringify(name)} (it has ${[...this.services.keys()].join(', ')})`);
+    return s;
+  }
+
+  /** Builds (or takes from the cache) the service's image at `level`; records what was built. */
+  async image(spec: ServiceSpec, level: Level): Promise<FactoryImage> {
+    const got = await imageFor({ store: this.ctx.store, deployments: this.ctx.deployments, paths: this.ctx.paths }, spec, level, this.tenant);
+    if (!got.cached) {
+      this.built.push(got.image.id);
+      this.ctx.audit({
+        tenant: this.tenant, actor: ORCHESTRATOR, kind: 'image.built', subject: `${this.name}/${spec.name}`,
+        detail: { image: got.image.id, level: got.plan.level, flags: got.plan.flags, mechanisms: got.plan.mechanisms, weakened: got.plan.weakened, signedBy: got.keyId, hash: got.hash, ms: Math.round(got.buildMs) },
+      });
+    }
+    return got;
+  }
+
+  /** Registers a service with its image and opens its front (on `frontPort` when restoring). */
+  async addService(spec: ServiceSpec, level: Level, image: ImageRow, frontPort?: number | null): Promise<ServiceRuntime> {
+    const port = endpointPort(spec);
+    const s: ServiceRuntime = { spec, level, image, port, frontPort: null, instances: [] };
+    this.services.set(spec.name, s);
+    if (port !== null) {
+      s.front = new Front({ host: FRONT_HOST });
+      s.frontPort = await s.front.listen(frontPort ?? undefined);
+    }
+    this.save(s);
+    return s;
+  }
+
+  /** The environment that wires `spec` to the services it connects to. */
+  connectionEnv(spec: ServiceSpec): string[] {
+    const env: string[] = [];
+    for (const c of spec.connectsTo) {
+      const target = this.services.get(c.node);
+      env.push(`${envPrefix(c.node)}_HOST=${HOST_FROM_GUEST}`);
+      if (target?.frontPort != null) env.push(`${envPrefix(c.node)}_PORT=${target.frontPort}`);
+    }
+    return env;
+  }
+
+  /**
+   * What the guest kernel enforces for the service's instances (the `network` mechanism, every
+   * level), made by src/security's networkPolicyFromRules: the ports that accept (its declared
+   * ports, narrowed to those its Network policy's ingress rules name), and where it may connect:
+   * its ConnectsTo targets and its Network policy's egress rules. A node template resolves to
+   * that service's front as the guest reaches it (10.0.2.2:<front port>); a host name to the
+   * IPv4 addresses `resolveNames` found for it. Kept in `policy`, which instances boot with.
+   */
+  async makeNetworkPolicy(s: ServiceRuntime): Promise<NetworkPolicy> {
+    const spec = s.spec;
+    const egress = [...spec.egress, ...spec.connectsTo.filter((c) => !spec.egress.some((r) => r.to === c.node)).map((c) => ({ to: c.node }))];
+    const names = new Map<string, string[]>();
+    for (const r of egress) {
+      if (this.services.has(r.to) || r.to === 'any' || isEgressHost(r.to) || names.has(r.to)) continue;
+      const found = await lookup(r.to, { all: true, family: 4 }).catch(() => []);
+      names.set(r.to, found.map((a) => a.address));
+    }
+    s.policy = networkPolicyFromRules({ ports: spec.ports, ingress: spec.ingress, egress }, (name, port) => {
+      const target = this.services.get(name);
+      if (target) return target.frontPort === null ? undefined : [{ host: HOST_FROM_GUEST, port: target.frontPort }];
+      const addrs = names.get(name);
+      return addrs && addrs.length ? addrs.map((host) => ({ host, port: port ?? '*' })) : undefined;
+    });
+    return s.policy;
+  }
+
+  /**
+   * Creates, boots and waits for one more instance of the service (from its current image, or
+   * `image` during a rolling replacement), then puts it behind the front (unless `serve` is
+   * false: a standby, ready but out of the rotation). One that fails to start is removed again.
+   */
+  async addInstance(service: string, image?: ImageRow, opts: { serve?: boolean } = {}): Promise<InstanceRow> {
+    const s = this.service(service);
+    const { store, supervisor, paths } = this.ctx;
+    const id = randomBytes(6).toString('hex');
+    const ports: PortSpec[] = [];
+    for (const guestPort of s.spec.ports) ports.push({ proto: 'tcp', hostIp: FRONT_HOST, hostPort: await freePort(), guestPort });
+    const wantsNet = ports.length > 0 || s.spec.connectsTo.length > 0 || s.spec.egress.length > 0;
+    const now = Date.now();
+    const row: InstanceRow = {
+      id, tenant: this.tenant, name: `${this.name}-${service}-${id.slice(0, 6)}`.slice(0, 63), imageId: (image ?? s.image).id, memory: s.spec.memory, args: null,
+      env: this.connectionEnv(s.spec), network: wantsNet ? 'user' : 'none', ports, ip: null, restartPolicy: 'on-failure', maxRetries: 5,
+      state: 'created', pid: null, pidStart: null, accel: null, createdAt: now, startedAt: null, bootedAt: null, bootMs: null,
+      finishedAt: null, exitStatus: null, exitReason: null, exitDetail: null, restartCount: 0, stopRequested: false,
+    };
+    // The tenant's quota first, with no await before the insert: two deploys cannot both take the last place.
+    checkQuota(store, row, { active: true, actor: ORCHESTRATOR });
+    store.insertInstance(row);
+    this.ctx.deployments.linkInstance(id, this.row.id, service);
+    s.instances.push(id);
+    try {
+      return await this.boot(s, row, opts.serve !== false);
+    } catch (e) {
+      await this.removeInstance(service, id).catch((err: Error) => this.ctx.log(`removing instance ${row.name}: ${err.message}`));
+      throw e;
+    }
+  }
+
+  private async boot(s: ServiceRuntime, row: InstanceRow, serve: boolean): Promise<InstanceRow> {
+    const { store, supervisor, paths } = this.ctx;
+    const { id, ports } = row;
+    const service = s.spec.name;
+    mkdirSync(instanceFiles(paths, id).dir, { recursive: true });
+    const ran = await supervisor.start(id, { wait: true, waitMs: 120_000, actor: ORCHESTRATOR });
+    if (ran.state !== 'running') {
+      const why = ran.exitDetail ?? ran.exitReason ?? ran.state;
+      throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} did not start (${ran.state}${ran.exitStatus !== null ? `, status ${ran.exitStatus}` : ''}: ${why})`);
+    }
+    const endpoint = ports.find((p) => p.guestPort === s.port);
+    if (endpoint && s.front) {
+      await waitAccepting(endpoint.hostPort, READY_TIMEOUT_MS, () => store.getInstance(id)?.state === 'running').catch((e: Error) => {
+        throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} ${e.message} on port ${s.port}`);
+      });
+      if (serve) s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
+    }
+    return store.getInstance(id) ?? ran;
+  }
+
+  /** Takes the instance out of the front (draining its connections), stops and removes it. */
+  async removeInstance(service: string, id: string): Promise<void> {
+    const s = this.service(service);
+    await s.front?.remove(id);
+    s.instances = s.instances.filter((x) => x !== id);
+    if (this.ctx.store.getInstance(id)) await this.ctx.supervisor.remove(id, true);
+    this.ctx.deployments.unlinkInstance(id);
+  }
+
+  /**
+   * Makes `level` the service's level: its image at that level is built (or taken from the
+   * cache) and becomes the one new instances boot. Running instances are left alone: replacing
+   * them one at a time is the caller's (rolling replacement). `why` goes into the audit record
+   * (the event that raised it, and who sent it).
+   */
+  async switchImage(service: string, level: Level, why: { actor?: string; detail?: Record<string, unknown> } = {}): Promise<FactoryImage> {
+    const s = this.service(service);
+    const got = await this.image(s.spec, level);
+    const from = s.level;
+    s.level = got.plan.level;
+    s.image = got.image;
+    this.save(s);
+    if (from !== s.level) {
+      this.ctx.audit({ tenant: this.tenant, actor: why.actor ?? ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id, ...why.detail } });
+    }
+    return got;
+  }
+
+  /** Stops every instance and closes every front. Rows and images are the caller's. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
+    const ids = this.ctx.deployments.instances(this.row.id);
+    await Promise.all(ids.map(async (id) => {
+      if (this.ctx.store.getInstance(id)) await this.ctx.supervisor.remove(id, true).catch((e: Error) => this.ctx.log(`removing instance ${id}: ${e.message}`));
+      this.ctx.deployments.unlinkInstance(id);
+    }));
+    for (const s of this.services.values()) s.instances = [];
+  }
+
+  /** Closes the fronts only (unikitd stopping: instances keep running, the next unikitd reopens the fronts). */
+  async detach(): Promise<void> {
+    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
+  }
+
+  private save(s: ServiceRuntime): void {
+    this.ctx.deployments.putService({
+      deploymentId: this.row.id, name: s.spec.name, level: s.level, imageId: s.image.id, frontPort: s.frontPort, port: s.port, spec: s.spec,
+    });
+  }
+}
+
+/** The port clients of a service reach: its endpoint capability's, else the first it declares. */
+export function endpointPort(spec: ServiceSpec): number | null {
+  return spec.endpointPort ?? spec.ports[0] ?? null;
+}
+
+/** A free TCP port on the host's loopback, for a QEMU forward. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, FRONT_HOST, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Waits until the guest accepts on the forwarded port. QEMU's forwarder accepts every host
+ * connection at once and closes it when the guest refuses, so a connection that stays open a
+ * moment is one the program took.
+ */
+async function waitAccepting(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error('ended before it accepted connections');
+    if (await heldOpen(port, 300)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`did not accept connections within ${timeoutMs / 1000} s`);
+}
+
+function heldOpen(port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: FRONT_HOST, port });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (ok: boolean): void => {
+      if (timer) clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(false));
+    sock.once('end', () => done(false));
+    sock.once('connect', () => {
+      timer = setTimeout(() => done(true), ms);
+    });
+  });
+}
