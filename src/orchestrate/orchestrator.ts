@@ -211,8 +211,10 @@ export class Orchestrator {
             continue;
           }
           rt.instances.push(id);
+          // One that ended while unikitd was away stays listed (status shows how it ended), out of the front.
           const fwd = inst.ports.find((p) => p.guestPort === rt.port);
-          if (fwd && rt.front) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
+          const serving = inst.state === 'running' || inst.state === 'starting' || inst.state === 'restarting';
+          if (fwd && rt.front && serving) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
         }
       }
       for (const s of d.services.values()) {
