@@ -1,7 +1,8 @@
 /**
  * analyzeElf on whole files: crafted ELFs for the edge cases (no syscall at all, no section
  * headers, data between functions, not an ELF), the musl test programs, and busybox-static
- * (stripped glibc) with its time budget of 2 seconds.
+ * (stripped glibc). Its analysis time is printed, not asserted: speed belongs to benchmarks, and a
+ * shared CI host makes a timed assertion flaky.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,13 +80,12 @@ describe('analyzeElf', () => {
     expect(formatAnalysis(a)).toMatch(/lacking in unikit .*:\n  fork\n/);
   });
 
-  it.skipIf(!existsSync(BUSYBOX))('analyzes busybox-static (stripped glibc) within 2 seconds', () => {
+  it.skipIf(!existsSync(BUSYBOX))('analyzes busybox-static (stripped glibc)', () => {
     const started = performance.now();
     const a = analyzeElf(BUSYBOX);
     const ms = performance.now() - started;
     console.log(`busybox: ${a.code.instructions} instructions, ${a.sites.length} sites, ${a.unresolvedSites} unresolved, ` +
       `${a.syscalls.length} syscalls, analyzed in ${Math.round(ms)} ms`);
-    expect(ms).toBeLessThan(2000);
     expect(a.stripped).toBe(true);
     expect(a.sites.length).toBeGreaterThan(250);
     // glibc's setxid broadcast reads the number from memory; everything else resolves.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { artifacts } from '../project/index.js';
 import {
-  type BenchResults, findings, htmlReport, hybridCgroups, markdownSummary, median, ociConfig, parseWrk, percentile, podmanUlimits, runBench, unavailable,
+  type BenchResults, findings, htmlReport, hybridCgroups, markdownSummary, median, ociConfig, parseStaggeredWrk, parseWrk, percentile, podmanUlimits, runBench, unavailable,
   withCgroup2Hidden, writeBundle,
 } from './index.js';
 
@@ -56,6 +56,10 @@ describe('bench: pure parts', () => {
   it('reads wrk --latency output', () => {
     expect(parseWrk(WRK_OUTPUT)).toEqual({ requestsPerS: 17975.12, p50Ms: 0.76, p99Ms: 1.63, errors: 2 });
     expect(() => parseWrk('garbage')).toThrow(/cannot read wrk/);
+    // the staggered run's own line: requests/s over the window its requests span
+    const staggered = 'Running 4s test\nUNIKIT-WRK {"requests":3000,"windowMs":2000.000,"p50Us":750.0,"p99Us":12500.0,"errors":1}\n';
+    expect(parseStaggeredWrk(staggered)).toEqual({ requestsPerS: 1500, p50Ms: 0.75, p99Ms: 12.5, errors: 1 });
+    expect(() => parseStaggeredWrk('UNIKIT-WRK {"requests":0,"windowMs":0,"p50Us":0,"p99Us":0,"errors":0}')).toThrow(/no requests/);
   });
 
   it('takes percentiles by nearest rank and medians', () => {

@@ -5,7 +5,7 @@
  * No external assets: the file opens offline.
  */
 import type { ComparatorName } from './comparators.js';
-import type { BenchResults } from './suite.js';
+import { type BenchResults, WRK_STAGGER_MS } from './suite.js';
 
 const COLORS: Record<ComparatorName, string> = {
   unikernel: '#1f77b4',
@@ -37,7 +37,7 @@ export function markdownSummary(r: BenchResults, command?: string): string {
   lines.push(`### unikit bench: apps/httpd, ${r.date.slice(0, 16).replace('T', ' ')} UTC`);
   lines.push('');
   lines.push(`Host: ${r.host.cpus} CPUs (${r.host.cpuModel}), Linux ${r.host.kernel}. VMs: accelerator **${r.accel}**, ${r.vmMemBytes >> 20} MiB guest RAM, QEMU user networking. ` +
-    `Latency: wrk -t2 -c${r.settings.connections}, ${r.settings.durationS} s per weight, sharing the CPUs with the server.${command ? ` Command: \`${command}\`.` : ''}`);
+    `Latency: wrk -c${r.settings.connections} (a thread per two connections, threads started ${WRK_STAGGER_MS} ms apart, no request before all are open), about ${r.settings.durationS} s per weight, sharing the CPUs with the server.${command ? ` Command: \`${command}\`.` : ''}`);
   lines.push('');
   const memCols = r.settings.instances.map((n) => `mem/inst N=${n}`);
   lines.push(`| comparator | accel | image | ready p50 | ready p90 | light n=${light} req/s | p50 | p99 | heavy n=${heavy} req/s | p50 | p99 | ${memCols.join(' | ')} |`);

@@ -13,6 +13,12 @@ import { type Comparator, type ComparatorName, type Instance, benchWorkDir, make
 import { type WrkResult, wrk, wrkUnavailable } from './http.js';
 import { mean, median, percentile } from './stats.js';
 
+/**
+ * wrk's threads (two connections each) start this far apart, before any request (http.ts):
+ * QEMU's user-networking forwarder accepts from a listen backlog of 1.
+ */
+export const WRK_STAGGER_MS = 50;
+
 /** Linux microVMs started at once by the memory suite, at most. */
 export const LINUX_MAX_INSTANCES = 10;
 
@@ -138,7 +144,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             const points: LatencyPoint[] = [];
             for (const n of o.weights) {
               say(`latency: ${c.name} /compute?n=${n}`);
-              const r = await wrk(`http://${inst.host}:${inst.port}/compute?n=${n}`, { threads: 2, connections: o.connections, durationS: o.durationS });
+              const r = await wrk(`http://${inst.host}:${inst.port}/compute?n=${n}`, { threads: 2, connections: o.connections, durationS: o.durationS, staggerMs: WRK_STAGGER_MS });
               points.push({ n, ...r });
             }
             results.latency[c.name] = points;

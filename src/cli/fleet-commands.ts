@@ -39,7 +39,7 @@ unikitd, the control plane (started on demand; $UNIKIT_HOME/fleet holds its stat
       run unikitd in the foreground (Unix socket; TCP needs the bearer token it writes to fleet/token);
       --require-signed: refuse unsigned images at registration and before each boot
   unikit images [ls] [-q] [--json] | images add DIR [--name NAME] | images rm IMAGE...
-  unikit create IMAGE [--name NAME] [--mem SIZE] [--env K=V]... [--net none|user] [-p HOSTPORT:GUESTPORT]...
+  unikit create IMAGE [--name NAME] [--mem SIZE] [--env K=V]... [--net none|user|tap] [-p HOSTPORT:GUESTPORT]...
                 [--restart no|on-failure[:N]|always] [--start] [-- ARGS...]
   unikit start INSTANCE...        unikit stop [-t SECONDS] INSTANCE...      unikit rm [-f] INSTANCE...
   unikit up -n N IMAGE [create's options]   start N instances at once, with progress
@@ -194,7 +194,7 @@ interface CreateBody {
   memory?: number;
   args?: string[];
   env?: string[];
-  network?: 'none' | 'user';
+  network?: 'none' | 'user' | 'tap';
   ports?: { hostPort: number; guestPort: number; proto: 'tcp' | 'udp'; hostIp: string }[];
   restart?: string;
   maxRetries?: number;
@@ -219,7 +219,7 @@ function createBody(p: ParsedArgs, image: string): CreateBody {
   if (env) body.env = parseEnvOptions(env);
   const net = p.values.get('net');
   if (net !== undefined) {
-    if (net !== 'none' && net !== 'user') throw new UsageError(`bad --net ${JSON.stringify(net)}: use none or user`);
+    if (net !== 'none' && net !== 'user' && net !== 'tap') throw new UsageError(`bad --net ${JSON.stringify(net)}: use none, user or tap`);
     body.network = net;
   }
   const ports = p.lists.get('publish');
@@ -361,7 +361,7 @@ async function upCommand(argv: readonly string[], io: FleetIo): Promise<number> 
         if (!(e instanceof FleetError)) throw e;
         createFailed++;
         if (createFailed <= 3) io.err(`${io.tty ? '\r\x1b[K' : ''}unikit: ${e.message}\n`);
-        if (e.code === 'INSUFFICIENT_MEMORY' || e.code === 'CONFLICT' || e.code === 'BAD_REQUEST' || e.code === 'NOT_FOUND') {
+        if (['INSUFFICIENT_MEMORY', 'QUOTA_EXCEEDED', 'UNSIGNED_IMAGE', 'FORBIDDEN', 'CONFLICT', 'BAD_REQUEST', 'NOT_FOUND'].includes(e.code)) {
           createFailed += n - next;
           next = n;
         }
@@ -398,7 +398,8 @@ async function psCommand(argv: readonly string[], io: FleetIo): Promise<number> 
   else {
     io.out(table(['ID', 'NAME', 'IMAGE', 'STATUS', 'BOOT', 'MEM', 'PID', 'PORTS'], shown.map((v) => [
       v.id, v.name, v.image.name ?? v.image.id, status(v), v.bootMs === null ? '-' : `${v.bootMs.toFixed(1)} ms`, bytes(v.memory),
-      v.pid === null ? '-' : String(v.pid), v.ports.map((x) => `${x.hostIp}:${x.hostPort}->${x.guestPort}/${x.proto}`).join(',') || '-',
+      v.pid === null ? '-' : String(v.pid),
+      v.ports.map((x) => `${x.hostIp}:${x.hostPort}->${x.guestPort}/${x.proto}`).join(',') || (v.ip ? `${v.ip} (tap)` : '-'),
     ])));
   }
   return 0;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../project/index.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { deployCommands } from './commands/deploy.js';
+import { eventCommands } from './commands/event.js';
 import { benchCommand } from './commands/bench.js';
 import { buildCommand } from './commands/build.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -53,6 +54,9 @@ export async function main(argvIn: readonly string[]): Promise<number> {
       case 'undeploy':
       case 'status':
         return await deployCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
+      case 'event':
+      case 'scale':
+        return await eventCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
       case undefined:
       case 'help':
       case '--help':

@@ -9,13 +9,14 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tapUnavailable } from '../vmm/index.js';
 import { AmbiguousError, BadRequestError, type ErrorBody, FleetError, NotFoundError } from './errors.js';
 import { appendAudit, listAudit } from './audit.js';
 import { removeImage, registerImage, resolveImage, unsignedRefusal } from './images.js';
 import { fileSize, followFile, lastLines, readConsole, readRange } from './logs.js';
 import { type JsonSchema, type Operation, loadOperations } from './openapi.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
-import { type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
+import { type InstanceNetwork, type InstanceRow, type PortSpec, type RestartPolicy, type Store } from './store.js';
 import type { Supervisor } from './supervisor.js';
 import {
   type RequestTenant, TENANT_HEADER, addTenant, checkQuota, checkTenantName, mustGetTenant, removeTenant, resolveRequestTenant, rotateToken,
@@ -187,8 +188,10 @@ function makeHandlers(ctx: ApiContext): Record<string, Handler> {
       const ports = ((b.ports ?? []) as Partial<PortSpec>[]).map((p) => ({
         proto: p.proto ?? 'tcp', hostIp: p.hostIp ?? '127.0.0.1', hostPort: p.hostPort as number, guestPort: p.guestPort as number,
       }));
-      if (b.network === 'none' && ports.length) throw new BadRequestError('ports', 'port forwards need network "user"');
-      const network = ports.length ? 'user' : ((b.network as 'none' | 'user' | undefined) ?? 'none');
+      if ((b.network === 'none' || b.network === 'tap') && ports.length) throw new BadRequestError('ports', 'port forwards need network "user" (a tap instance is reached at its own address)');
+      const network = ports.length ? 'user' : ((b.network as InstanceNetwork | undefined) ?? 'none');
+      const noTap = network === 'tap' ? tapUnavailable() : undefined;
+      if (noTap) throw new BadRequestError('network', `"tap" is not available to unikitd here: ${noTap.replace(/^--net tap /, 'it ')}`);
       const id = randomBytes(6).toString('hex');
       const now = Date.now();
       const row: InstanceRow = {

@@ -28,12 +28,15 @@ export function findAttacks(klogPath: string, exitStatus: number | null, from = 
   if (size === from && exitStatus === null) return { attacks: [], next: from };
   const tailStart = Math.max(0, size - 65536);
   const since = Math.max(from > size ? 0 : from, tailStart);
-  const text = readRange(klogPath, tailStart, size - tailStart).toString('latin1');
+  // A running VM's log is read from where the last scan stopped; an ended one's whole tail is
+  // read, since its fault report may precede that point.
+  const readFrom = exitStatus === null ? since : tailStart;
+  const text = readRange(klogPath, readFrom, size - readFrom).toString('latin1');
   // A running VM may be mid-line: stop at the last newline and read the rest next time.
   const end = exitStatus === null ? text.lastIndexOf('\n') + 1 : text.length;
   const split = (t: string): string[] => t.split('\n').map((l) => l.replace(/\r$/, ''));
   const out: AttackReport[] = [];
-  const refusals = split(text.slice(since - tailStart, end)).filter((l) => l.startsWith('@netpolicy '));
+  const refusals = split(text.slice(since - readFrom, end)).filter((l) => l.startsWith('@netpolicy '));
   if (refusals.length) out.push({ mechanism: 'network', report: refusals.slice(0, 8).map((l) => l.slice('@netpolicy '.length)) });
   const signal = exitStatus === null ? undefined : BLOCKED_SIGNALS[exitStatus];
   if (signal !== undefined) {
@@ -41,5 +44,5 @@ export function findAttacks(klogPath: string, exitStatus: number | null, from = 
     const report = split(text).filter((l) => /^unikit: .*(fault|outside this image's syscall set)/.test(l)).slice(-8);
     out.push({ mechanism: exitStatus === 159 ? 'syscall' : 'fault', status: exitStatus ?? undefined, signal, report });
   }
-  return { attacks: out, next: Math.max(since, tailStart + end) };
+  return { attacks: out, next: Math.max(since, readFrom + end) };
 }

@@ -50,7 +50,9 @@ export class FleetClient {
     if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
     if (this.o.tenant) headers['x-unikit-tenant'] = this.o.tenant;
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ ...this.target, method, path, headers }, resolve);
+      // A connection per request: a kept-alive one the daemon closed while this process was busy
+      // would fail the next request with EPIPE (a Unix socket connects in microseconds).
+      const req = httpRequest({ ...this.target, method, path, headers, agent: false }, resolve);
       req.on('error', reject);
       req.end(payload);
     });

@@ -16,6 +16,7 @@ import { type FleetPaths, SOCKET_PATH_MAX, fleetPaths } from './paths.js';
 import { hostMemory } from './procfs.js';
 import { Store } from './store.js';
 import { Supervisor } from './supervisor.js';
+import { hostForwards } from './tenant-net.js';
 
 /** What a module running inside unikitd (the orchestrator) gets: the daemon's state and lifecycle. */
 export interface ExtensionContext {
@@ -123,6 +124,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     log(`reconciled: ${reconciled.adopted} adopted, ${reconciled.ended} ended while away, ${reconciled.orphansKilled} orphans killed, ${reconciled.restarted} restarted`);
   }
   supervisor.run();
+  if (hostForwards()) log('net.ipv4.ip_forward is 1: the host routes between tenants\' tap subnets (each tenant still has its own bridge); set it to 0 to keep tenants apart at layer 3 too');
   const extensions: DaemonExtension[] = [];
   for (const start of o.extensions ?? []) extensions.push(await start({ store, supervisor, paths, log }));
 

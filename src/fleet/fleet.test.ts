@@ -85,3 +85,29 @@ describe('Store', () => {
     }
   });
 });
+
+describe('findAttacks', () => {
+  it('reads network-policy refusals as they come, and the fault report of a run ended by SIGSEGV or SIGSYS', async () => {
+    const { appendFileSync, mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { findAttacks } = await import('./attacks.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ukf-klog-'));
+    try {
+      const klog = join(dir, 'klog.log');
+      writeFileSync(klog, '@entering-program\nunikit: network policy: connect to 10.0.2.2:80 refused (tcp, not declared)\n@netpolicy connect tcp 10.0.2.2:80\n@netpolicy bind u');
+      const first = findAttacks(klog, null, 0);
+      expect(first.attacks).toEqual([{ mechanism: 'network', report: ['connect tcp 10.0.2.2:80'] }]);
+      appendFileSync(klog, 'dp 0.0.0.0:53\nunikit: program fault: page fault (#PF, vector 14) at rip 0x401000, address 0xffffffff80100000 (read, user)\n@exit 139 signal\n');
+      const second = findAttacks(klog, 139, first.next);
+      expect(second.attacks).toEqual([
+        { mechanism: 'network', report: ['bind udp 0.0.0.0:53'] },
+        { mechanism: 'fault', status: 139, signal: 'SIGSEGV', report: ['unikit: program fault: page fault (#PF, vector 14) at rip 0x401000, address 0xffffffff80100000 (read, user)'] },
+      ]);
+      expect(findAttacks(klog, 0, second.next).attacks).toEqual([]);
+      expect(findAttacks(klog, 143, 0).attacks.map((a) => a.mechanism)).toEqual(['network']); // a stop is not an attack
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { IMAGE_FILES, ImageError, SIGNATURE_FILE, loadVerifiedImage } from '../i
 import { appendAudit } from './audit.js';
 import { AmbiguousError, BadRequestError, FleetError, NotFoundError } from './errors.js';
 import type { FleetPaths } from './paths.js';
+import { trustedKeysFor } from './trust.js';
 import { DEFAULT_TENANT, type ImageRow, type Store } from './store.js';
 
 export interface RegisterOptions {
@@ -35,7 +36,7 @@ export async function registerImage(store: Store, paths: FleetPaths, dir: string
   let loaded;
   try {
     // A signed image must verify (and one whose level signs must be signed) before it is kept.
-    loaded = await loadVerifiedImage(dir);
+    loaded = await loadVerifiedImage(dir, await trustedKeysFor(paths, o.tenant));
   } catch (e) {
     if (e instanceof ImageError) {
       if (e.code === 'IMAGE_BAD_SIGNATURE' || e.code === 'IMAGE_UNSIGNED') refuse(e.code === 'IMAGE_UNSIGNED' ? 'unsigned' : 'bad-signature', e.message);
@@ -51,6 +52,8 @@ export async function registerImage(store: Store, paths: FleetPaths, dir: string
   }
   const m = image.manifest;
   const content: unknown[] = [m.kernel.buildId, m.initrd.sha256, m.app.path, m.argv, m.env, m.cwd, m.memory];
+  // The level's kernel flags are in the manifest only: two levels of one program are two images.
+  if (m.security) content.push(m.security);
   // Each tenant has its own copy (and id); `default` keeps the ids of the days before tenants.
   if (o.tenant !== DEFAULT_TENANT) content.push(o.tenant);
   const id = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);

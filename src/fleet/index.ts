@@ -24,4 +24,5 @@ export { Slots } from './slots.js';
 export { lastLines } from './logs.js';
 export type { ApiHandler, ApiRequest } from './api.js';
 export type { Supervisor } from './supervisor.js';
+export { tenantKeysDir, trustedKeysFor } from './trust.js';
 export { removeImage } from './images.js';

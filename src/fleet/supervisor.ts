@@ -14,9 +14,9 @@ import { createConnection } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, mkdirSync, renameSync, rmSync, unlinkSync, watch, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { UNIKIT_ABI } from '../abi/index.js';
+import { UNIKIT_ABI, withListenPorts } from '../abi/index.js';
 import { ImageError, bootFlags, loadVerifiedImage } from '../image/index.js';
-import { type Accel, type NetworkPolicy, QmpClient, launchDetached } from '../vmm/index.js';
+import { type Accel, type NetworkPolicy, QmpClient, TAP_STATE_DIR, type TapLease, acquireTap, launchDetached } from '../vmm/index.js';
 import { appendAudit } from './audit.js';
 import { FleetError, InsufficientMemoryError, NotFoundError } from './errors.js';
 import { unsignedRefusal } from './images.js';
@@ -25,7 +25,9 @@ import { capFile, fileSize, findExitMarker, readRange } from './logs.js';
 import { type FleetPaths, instanceFiles } from './paths.js';
 import { findProcesses, hostMemory, isSameProcess, procStat, signalProcess } from './procfs.js';
 import { Slots } from './slots.js';
+import { trustedKeysFor } from './trust.js';
 import type { ImageRow, InstanceRow, InstanceState, Store } from './store.js';
+import { MAX_NET_INDEX, tapNetworkOf, tenantNetwork } from './tenant-net.js';
 import { checkQuota } from './tenants.js';
 
 export interface SupervisorOptions {
@@ -76,6 +78,8 @@ interface Live {
   shutdownReason?: string;
   /** How far the kernel log was scanned for blocked attacks. */
   auditPos: number;
+  /** The tap lease of a `network: tap` instance (given back when it ends). */
+  tap?: TapLease;
 }
 
 interface Ticket {
@@ -242,6 +246,7 @@ export class Supervisor {
     }
     const f = instanceFiles(this.o.paths, id);
     let launched;
+    let tap: TapLease | undefined;
     try {
       mkdirSync(f.dir, { recursive: true });
       // A fresh kernel log per run, so that its "@exit" is this run's; the last run's is kept.
@@ -258,8 +263,9 @@ export class Supervisor {
       }
       // Verified again at each boot: the stored copy is what boots, and a signature covers the
       // kernel flags of the image's level.
-      const { image: verified, signature } = await loadVerifiedImage(image.dir);
+      const { image: verified, signature } = await loadVerifiedImage(image.dir, await trustedKeysFor(this.o.paths, row.tenant));
       if (this.o.requireSigned && !signature) throw unsignedRefusal(`the image ${image.name}`);
+      if (row.network === 'tap') tap = await this.leaseTap(row);
       launched = launchDetached({
         flags: bootFlags(verified.manifest),
         kernel: `${image.dir}/kernel.elf`,
@@ -278,13 +284,17 @@ export class Supervisor {
         controlSocket: f.control,
         name: row.name,
         tbSizeMiB: this.o.tbSizeMiB,
-        network: row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
-        networkPolicy: this.networkPolicyOf?.(row),
+        network: tap ? { mode: 'tap', netdev: tap.netdev, mac: tap.mac, ip: tap.ip, prefix: tap.prefix, gateway: tap.gateway }
+          : row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
+        // A deployment's policy, else the one the image records (build --listen/--egress, covered
+        // by its signature), with the ports forwarded to it declared as `unikit run` does.
+        networkPolicy: this.networkPolicyOf?.(row) ?? recordedPolicy(verified.manifest.network?.policy, row),
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {
       release();
       this.unadmit(ticket, id);
+      tap?.release();
       if ((e instanceof ImageError && (e.code === 'IMAGE_BAD_SIGNATURE' || e.code === 'IMAGE_UNSIGNED')) || (e instanceof FleetError && e.code === 'UNSIGNED_IMAGE')) {
         appendAudit(this.o.store, {
           tenant: row.tenant, actor: 'unikitd', kind: 'image.refused', subject: image.name,
@@ -299,6 +309,7 @@ export class Supervisor {
       const err = await new Promise<Error>((resolve) => child.once('error', resolve));
       release();
       this.unadmit(ticket, id);
+      tap?.release();
       const detail = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.o.qemuBinary ?? 'qemu-system-x86_64'} was not found` : err.message;
       this.recordEnd(id, { state: 'exited', exitStatus: 125, exitReason: 'start-failed', exitDetail: detail }, false);
       return;
@@ -307,9 +318,23 @@ export class Supervisor {
     const live = this.newLive(id, pid, procStat(pid)?.startTicks ?? null, spawnedAtMs, ticket, false);
     live.child = child;
     live.releaseSlot = release;
+    if (tap) {
+      tap.setQemuPid(pid);
+      live.tap = tap;
+    }
     child.once('exit', (code, signal) => this.onExit(live, { code, signal }));
-    this.update(id, { pid, pidStart: live.pidStart, startedAt: spawnedAtMs, accel: this.o.accel });
+    this.update(id, { pid, pidStart: live.pidStart, startedAt: spawnedAtMs, accel: this.o.accel, ip: tap ? tap.ip : null });
     this.watchBoot(live, f.klog);
+  }
+
+  /** An address on the instance's tenant's own bridge (made when missing). */
+  private async leaseTap(row: InstanceRow): Promise<TapLease> {
+    const tenant = this.o.store.getTenant(row.tenant);
+    if (!tenant) throw new FleetError('NOT_FOUND', `the tenant ${row.tenant} of ${row.name} is gone`);
+    if (tenant.netIndex > MAX_NET_INDEX) {
+      throw new FleetError('BAD_REQUEST', `tenant ${tenant.name} has network number ${tenant.netIndex}: tap networks exist for the first ${MAX_NET_INDEX + 1} tenants only; use network "user"`);
+    }
+    return acquireTap(TAP_STATE_DIR, tapNetworkOf(tenantNetwork(tenant.name, tenant.netIndex)));
   }
 
   private newLive(id: string, pid: number, pidStart: number | null, spawnedAtMs: number, t: Ticket, adopted: boolean): Live {
@@ -382,6 +407,7 @@ export class Supervisor {
     live.qmp?.close();
     this.lives.delete(live.id);
     this.unadmit(live, live.id);
+    live.tap?.release();
     const row = this.o.store.getInstance(live.id);
     if (row) {
       const f = instanceFiles(this.o.paths, live.id);
@@ -399,10 +425,14 @@ export class Supervisor {
    * Writes an `attack.blocked` audit row for each attack the kernel stopped in this instance's
    * run (a fault or syscall that ended it: `signalStatus`; network-policy refusals while it runs).
    */
-  private auditAttacks(row: InstanceRow, signalStatus: number | null | undefined, live?: Live): void {
-    const f = instanceFiles(this.o.paths, row.id);
-    const { attacks, next } = findAttacks(f.klog, signalStatus ?? null, live?.auditPos ?? 0);
+  private auditAttacks(rowOrId: InstanceRow | string, signalStatus: number | null | undefined, live?: Live): void {
+    const id = typeof rowOrId === 'string' ? rowOrId : rowOrId.id;
+    const { attacks, next } = findAttacks(instanceFiles(this.o.paths, id).klog, signalStatus ?? null, live?.auditPos ?? 0);
     if (live) live.auditPos = next;
+    if (!attacks.length) return;
+    // The row is read only when there is something to write (the sweep calls this for every VM).
+    const row = typeof rowOrId === 'string' ? this.o.store.getInstance(id) : rowOrId;
+    if (!row) return;
     for (const a of attacks) {
       appendAudit(this.o.store, {
         tenant: row.tenant, actor: 'unikitd', kind: 'attack.blocked', subject: row.name,
@@ -412,7 +442,7 @@ export class Supervisor {
   }
 
   private recordEnd(id: string, end: { state: InstanceState; exitStatus: number; exitReason: string; exitDetail: string | null }, restart: boolean, ranMs = 0): void {
-    const row = this.update(id, { ...end, pid: null, finishedAt: Date.now() });
+    const row = this.update(id, { ...end, pid: null, ip: null, finishedAt: Date.now() });
     if (!row) return;
     if (restart) this.scheduleRestart(row, ranMs);
   }
@@ -621,10 +651,7 @@ export class Supervisor {
       if (capLogs) {
         const f = instanceFiles(this.o.paths, live.id);
         // Network-policy refusals do not end the instance: they are audited as they come.
-        if (live.booted) {
-          const row = this.o.store.getInstance(live.id);
-          if (row) this.auditAttacks(row, null, live);
-        }
+        if (live.booted) this.auditAttacks(live.id, null, live);
         capFile(f.console, f.consoleOld, this.o.logCap);
         capFile(f.qemuLog, f.qemuLog + '.1', this.o.logCap);
         if (live.booted) capFile(f.klog, f.klogPrev, this.o.logCap);
@@ -741,4 +768,9 @@ function requestTerminate(socketPath: string): Promise<boolean> {
     sock.once('error', () => done(false));
     sock.once('connect', () => sock.end(Buffer.from([UNIKIT_ABI.CONTROL_TERMINATE]), () => done(true)));
   });
+}
+
+/** An image's recorded network policy for one instance: its forwarded guest ports count as declared. */
+function recordedPolicy(policy: NetworkPolicy | undefined, row: InstanceRow): NetworkPolicy | undefined {
+  return policy && (row.network === 'user' ? withListenPorts(policy, row.ports.map((p) => p.guestPort)) : policy);
 }

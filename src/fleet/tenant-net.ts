@@ -4,7 +4,12 @@
  * Tenants' VMs sit on different bridges, so no frame passes between them; and the host does not
  * route between the bridges while net.ipv4.ip_forward is 0 (unikitd warns when it is not).
  */
+import { readFileSync } from 'node:fs';
+import { type TapNetwork, removeTapNetwork } from '../vmm/index.js';
+
 export const TENANT_NET_BASE = [10, 78] as const;
+/** A tenant's network number is its subnet's third octet. */
+export const MAX_NET_INDEX = 255;
 const IFNAMSIZ = 15;
 
 export interface TenantNetwork {
@@ -28,4 +33,27 @@ export function tenantNetwork(name: string, netIndex: number): TenantNetwork {
   }
   const [a, b] = TENANT_NET_BASE;
   return { bridge, subnet: `${a}.${b}.${netIndex}.0/24`, host: `${a}.${b}.${netIndex}.1`, prefix: 24, index: netIndex };
+}
+
+/** The tenant's network as src/vmm's tap leasing takes it (tap names `uk<n>t<host>`). */
+export function tapNetworkOf(net: TenantNetwork): TapNetwork {
+  return { bridge: net.bridge, host: net.host, prefix: 24, base: [...TENANT_NET_BASE, net.index], tapPrefix: `uk${net.index}t` };
+}
+
+/** Deletes a removed tenant's bridge (and its lease state) when no tap is left on it. */
+export function removeTenantBridge(net: TenantNetwork): void {
+  try {
+    removeTapNetwork(tapNetworkOf(net));
+  } catch {
+    // not ours to fail on: a bridge left behind holds no VM
+  }
+}
+
+/** Whether the host routes between interfaces (then tenants' subnets reach each other through it). */
+export function hostForwards(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
 }

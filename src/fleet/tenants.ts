@@ -15,6 +15,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { appendAudit } from './audit.js';
 import { FleetError } from './errors.js';
 import { DEFAULT_TENANT, type InstanceRow, type Store, type TenantRow } from './store.js';
+import { removeTenantBridge, tenantNetwork } from './tenant-net.js';
 
 export { DEFAULT_TENANT };
 export const TENANT_HEADER = 'x-unikit-tenant';
@@ -119,7 +120,9 @@ export function removeTenant(store: Store, name: string, actor: string): void {
   if (owned.images + owned.instances > 0) {
     throw new FleetError('IN_USE', `tenant ${name} still owns ${owned.instances} instance${owned.instances === 1 ? '' : 's'} and ${owned.images} image${owned.images === 1 ? '' : 's'}: remove them first (unikit --tenant ${name} rm / images rm)`);
   }
+  const t = store.getTenant(name) as TenantRow;
   store.deleteTenant(name);
+  removeTenantBridge(tenantNetwork(t.name, t.netIndex));
   appendAudit(store, { tenant: name, actor, kind: 'tenant.removed', subject: name, detail: {} });
 }
 

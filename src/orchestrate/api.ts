@@ -32,4 +32,4 @@ export function deploymentHandlers(o: Orchestrator): Record<string, ApiHandler> 
 }
 
 /** The operation ids served here: the contract test checks them against api/openapi.yaml. */
-export const DEPLOYMENT_OPERATION_IDS = ['createDeployment', 'listDeployments', 'getDeployment', 'removeDeployment'];
+export const DEPLOYMENT_OPERATION_IDS = ['createDeployment', 'listDeployments', 'getDeployment', 'removeDeployment', 'postEvent', 'scaleDeployment'];

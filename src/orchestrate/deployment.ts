@@ -9,12 +9,13 @@
  * so that they reach every instance of the target through its front.
  */
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import {
   type AuditEntry, FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, checkQuota, instanceFiles,
 } from '../fleet/index.js';
-import { type Level, type NetworkPolicy, isEgressHost } from '../security/index.js';
+import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
 import { Front } from './front.js';
@@ -49,6 +50,8 @@ export interface ServiceRuntime {
   frontPort: number | null;
   /** Instance ids, oldest first. */
   instances: string[];
+  /** The network policy its instances boot with (makeNetworkPolicy), once the fronts are open. */
+  policy?: NetworkPolicy;
 }
 
 /** `web-api` -> `WEB_API`: a node name as an environment variable prefix. */
@@ -119,38 +122,36 @@ export class Deployment {
 
   /**
    * What the guest kernel enforces for the service's instances (the `network` mechanism, every
-   * level): the ports that accept (its declared ports, narrowed to those its Network policy's
-   * ingress rules name, when it has any), and where it may connect: its ConnectsTo targets'
-   * fronts and its Network policy's egress rules (a node template means that service's front; an
-   * address or CIDR as written; "any" anywhere). Host names are not resolved: they are left out.
+   * level), made by src/security's networkPolicyFromRules: the ports that accept (its declared
+   * ports, narrowed to those its Network policy's ingress rules name), and where it may connect:
+   * its ConnectsTo targets and its Network policy's egress rules. A node template resolves to
+   * that service's front as the guest reaches it (10.0.2.2:<front port>); a host name to the
+   * IPv4 addresses DNS gives for it. Kept in `policy`, which instances boot with.
    */
-  networkPolicy(spec: ServiceSpec): NetworkPolicy {
-    const egress: NetworkPolicy['egress'] = [];
-    const add = (host: string, port: number | '*'): void => {
-      if (!egress.some((e) => e.host === host && e.port === port)) egress.push({ host, port });
-    };
-    for (const c of spec.connectsTo) {
-      const fp = this.services.get(c.node)?.frontPort;
-      if (fp != null) add(HOST_FROM_GUEST, fp);
+  async makeNetworkPolicy(s: ServiceRuntime): Promise<NetworkPolicy> {
+    const spec = s.spec;
+    const egress = [...spec.egress, ...spec.connectsTo.filter((c) => !spec.egress.some((r) => r.to === c.node)).map((c) => ({ to: c.node }))];
+    const names = new Map<string, string[]>();
+    for (const r of egress) {
+      if (this.services.has(r.to) || r.to === 'any' || isEgressHost(r.to) || names.has(r.to)) continue;
+      const found = await lookup(r.to, { all: true, family: 4 }).catch(() => []);
+      names.set(r.to, found.map((a) => a.address));
     }
-    for (const r of spec.egress) {
-      const target = this.services.get(r.to);
-      const host = r.to === 'any' ? '0.0.0.0/0' : r.to;
-      if (target) {
-        if (target.frontPort != null) add(HOST_FROM_GUEST, target.frontPort);
-      } else if (isEgressHost(host)) for (const p of r.ports ?? ['*' as const]) add(host, p);
-    }
-    const listen = spec.ingress.length === 0 ? [...spec.ports]
-      : spec.ports.filter((p) => spec.ingress.some((r) => r.ports === undefined || r.ports.includes(p)));
-    return { listen, egress };
+    s.policy = networkPolicyFromRules({ ports: spec.ports, ingress: spec.ingress, egress }, (name, port) => {
+      const target = this.services.get(name);
+      if (target) return target.frontPort === null ? undefined : [{ host: HOST_FROM_GUEST, port: target.frontPort }];
+      const addrs = names.get(name);
+      return addrs && addrs.length ? addrs.map((host) => ({ host, port: port ?? '*' })) : undefined;
+    });
+    return s.policy;
   }
 
   /**
    * Creates, boots and waits for one more instance of the service (from its current image, or
-   * `image` during a rolling replacement), then puts it behind the front. One that fails to start
-   * is removed again.
+   * `image` during a rolling replacement), then puts it behind the front (unless `serve` is
+   * false: a standby, ready but out of the rotation). One that fails to start is removed again.
    */
-  async addInstance(service: string, image?: ImageRow): Promise<InstanceRow> {
+  async addInstance(service: string, image?: ImageRow, opts: { serve?: boolean } = {}): Promise<InstanceRow> {
     const s = this.service(service);
     const { store, supervisor, paths } = this.ctx;
     const id = randomBytes(6).toString('hex');
@@ -170,14 +171,14 @@ export class Deployment {
     this.ctx.deployments.linkInstance(id, this.row.id, service);
     s.instances.push(id);
     try {
-      return await this.boot(s, row);
+      return await this.boot(s, row, opts.serve !== false);
     } catch (e) {
       await this.removeInstance(service, id).catch((err: Error) => this.ctx.log(`removing instance ${row.name}: ${err.message}`));
       throw e;
     }
   }
 
-  private async boot(s: ServiceRuntime, row: InstanceRow): Promise<InstanceRow> {
+  private async boot(s: ServiceRuntime, row: InstanceRow, serve: boolean): Promise<InstanceRow> {
     const { store, supervisor, paths } = this.ctx;
     const { id, ports } = row;
     const service = s.spec.name;
@@ -192,7 +193,7 @@ export class Deployment {
       await waitAccepting(endpoint.hostPort, READY_TIMEOUT_MS, () => store.getInstance(id)?.state === 'running').catch((e: Error) => {
         throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} ${e.message} on port ${s.port}`);
       });
-      s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
+      if (serve) s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
     }
     return store.getInstance(id) ?? ran;
   }
@@ -209,9 +210,10 @@ export class Deployment {
   /**
    * Makes `level` the service's level: its image at that level is built (or taken from the
    * cache) and becomes the one new instances boot. Running instances are left alone: replacing
-   * them one at a time is the caller's (rolling replacement).
+   * them one at a time is the caller's (rolling replacement). `why` goes into the audit record
+   * (the event that raised it, and who sent it).
    */
-  async switchImage(service: string, level: Level): Promise<FactoryImage> {
+  async switchImage(service: string, level: Level, why: { actor?: string; detail?: Record<string, unknown> } = {}): Promise<FactoryImage> {
     const s = this.service(service);
     const got = await this.image(s.spec, level);
     const from = s.level;
@@ -219,7 +221,7 @@ export class Deployment {
     s.image = got.image;
     this.save(s);
     if (from !== s.level) {
-      this.ctx.audit({ tenant: this.tenant, actor: ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id } });
+      this.ctx.audit({ tenant: this.tenant, actor: why.actor ?? ORCHESTRATOR, kind: 'level.changed', subject: `${this.name}/${service}`, detail: { from, to: s.level, image: got.image.id, ...why.detail } });
     }
     return got;
   }

@@ -1,7 +1,7 @@
 // Which services an event affects and the level it raises them to (pure logic; the daemon's
 // handling of POST /v1/events is in test/e2e/rolling.test.ts and events-api.test.ts).
 import { describe, expect, it } from 'vitest';
-import { FleetError } from '../fleet/errors.js';
+import { FleetError } from '../fleet/index.js';
 import type { Level } from '../security/index.js';
 import type { LevelRule } from '../tosca/index.js';
 import { type EventService, imageSyscalls, planEvent } from './events.js';

@@ -13,9 +13,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeElf } from '../analyze/index.js';
-import { BadRequestError, FleetError } from '../fleet/index.js';
+import { type ApiHandler, BadRequestError, FleetError, type ImageRow, tenantOf } from '../fleet/index.js';
 import { LEVELS, type Level } from '../security/index.js';
 import type { LevelRule } from '../tosca/index.js';
+import type { Deployment } from './deployment.js';
+import type { Orchestrator } from './orchestrator.js';
+import { type ServiceQueue, rollOut } from './rollout.js';
+import { type Scaling, bootInstance, serviceKey } from './scaling.js';
 
 /** The kinds every deployment may receive; a template's triggers may name more. */
 export const EVENT_KINDS = ['vulnerability', 'intrusion'] as const;
@@ -158,4 +162,107 @@ export async function imageSyscalls(dir: string): Promise<ReadonlySet<string> | 
     analyzed.set(m.app.sha256, found);
   }
   return found;
+}
+
+/** What POST /v1/events answers (202): the changes that will be made, and the services left as they are. */
+export interface EventAccepted extends EventPlan {
+  event: SecurityEvent;
+}
+
+/**
+ * Events inside unikitd: plans each against the tenant's running deployments, answers at once,
+ * and rolls each affected service over to its new level in the background, one service's work
+ * after another's (a scale, an earlier event) on the same queue.
+ */
+export class SecurityEvents {
+  /** Levels services are being raised to, so that a second event plans against them. */
+  private readonly pending = new Map<string, Level>();
+
+  constructor(private readonly o: Orchestrator, private readonly queue: ServiceQueue, private readonly scaling: Scaling) {}
+
+  async post(tenant: string, actor: string, event: SecurityEvent): Promise<EventAccepted> {
+    const deployments = this.o.deploymentsOf(tenant).filter((d) => d.row.state === 'running');
+    const services: EventService[] = deployments.flatMap((d) => [...d.services.values()].map((s) => ({
+      deployment: d.name,
+      service: s.spec.name,
+      level: this.pending.get(serviceKey(d, s.spec.name)) ?? s.level,
+      rules: s.spec.rules,
+      instances: [...s.instances],
+      syscalls: () => imageSyscalls(s.image.dir),
+    })));
+    const plan = await planEvent(event, services, (ref) => this.ownerOf(tenant, ref, deployments));
+    for (const c of plan.changes) {
+      const d = deployments.find((x) => x.name === c.deployment);
+      if (!d) continue;
+      const key = serviceKey(d, c.service);
+      this.pending.set(key, c.to);
+      void this.queue.run(key, () => this.raise(d, c, event, actor))
+        .catch((e: Error) => d.ctx.log(`deployment ${d.name}: raising ${c.service} to ${c.to}: ${e.message}`))
+        .finally(() => {
+          if (this.pending.get(key) === c.to) this.pending.delete(key);
+        });
+    }
+    this.o.ctx.audit({ tenant, actor, kind: 'event', subject: event.kind, detail: { event: { ...event }, changes: plan.changes, unchanged: plan.unchanged } });
+    return { event, ...plan };
+  }
+
+  /** The deployment and service of the tenant's instance `ref`; another tenant's is NOT_FOUND, as if absent. */
+  private ownerOf(tenant: string, ref: string, deployments: Deployment[]): { deployment: string; service: string } {
+    const { store, deployments: rows } = this.o.ctx;
+    const owned = store.findInstances(tenant, ref).flatMap((r) => {
+      const o = rows.owner(r.id);
+      const d = o && deployments.find((x) => x.row.id === o.deploymentId);
+      return d && o ? [{ deployment: d.name, service: o.service }] : [];
+    });
+    if (owned.length === 0) throw new FleetError('NOT_FOUND', `no instance ${JSON.stringify(ref)} in tenant ${tenant}'s deployments: see \`unikit status\``, 'instance');
+    if (owned.length > 1) throw new FleetError('AMBIGUOUS', `${JSON.stringify(ref)} matches ${owned.length} instances: give more of the id, or the name`, 'instance');
+    return owned[0] as { deployment: string; service: string };
+  }
+
+  /** Rolls the service's instances (and its standby) over to the new level; records the change. */
+  private async raise(d: Deployment, c: LevelChange, event: SecurityEvent, actor: string): Promise<void> {
+    if (!d.services.has(c.service) || this.o.deploymentsOf(d.tenant).indexOf(d) < 0) return; // undeployed meanwhile
+    const s = d.service(c.service);
+    if (rank(s.level) >= rank(c.to)) return;
+    const fromImage = s.image;
+    const built = new Map<string, ImageRow>();
+    const audit = (kind: string, detail: Record<string, unknown>): void =>
+      d.ctx.audit({ tenant: d.tenant, actor, kind, subject: `${d.name}/${c.service}`, detail: { ...detail, event: { ...event } } });
+    const result = await rollOut({
+      instances: this.scaling.serving(d, c.service),
+      fromImage: fromImage.id,
+      to: c.to,
+      audit,
+      steps: {
+        build: async (level) => {
+          const got = await d.image(s.spec, level);
+          built.set(got.image.id, got.image);
+          return got.image.id;
+        },
+        start: (imageId) => bootInstance(d, c.service, built.get(imageId) ?? fromImage),
+        retire: (id) => d.removeInstance(c.service, id),
+      },
+    });
+    // The new level and image become the service's record (a cache hit: nothing is built again),
+    // audited as level.changed with the event.
+    await d.switchImage(c.service, c.to, {
+      actor, detail: { policy: c.policy, trigger: c.trigger, reason: c.reason, replaced: result.replaced, event: { ...event } },
+    });
+    await this.scaling.replaceStandby(d, c.service).catch((e: Error) => d.ctx.log(`deployment ${d.name}: replacing the standby of ${c.service}: ${e.message}`));
+  }
+}
+
+/** POST /v1/events. */
+export function eventHandlers(events: SecurityEvents): Record<string, ApiHandler> {
+  return {
+    postEvent: async (req, reply) => {
+      const b = req.body;
+      const event: SecurityEvent = { kind: b.kind as string };
+      for (const k of ['syscall', 'instance', 'deployment', 'service', 'note'] as const) {
+        if (typeof b[k] === 'string') event[k] = b[k] as string;
+      }
+      const t = tenantOf(req);
+      return reply.code(202).send(await events.post(t.tenant, t.actor, event));
+    },
+  };
 }

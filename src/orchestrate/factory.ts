@@ -5,11 +5,11 @@
  * happens in a private temporary directory that is removed whatever happens, and unikitd copies
  * the finished image in by rename, so a failure leaves no half-built image behind.
  */
-import { createHash, createPublicKey } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, lstat, readlink, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { type FleetPaths, type ImageRow, type Store, registerImage } from '../fleet/index.js';
-import { type FileSpec, type SigningKey, buildImage, kernelSourceFingerprint, keysDir, signImage, signingKey } from '../image/index.js';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type FleetPaths, type ImageRow, type Store, registerImage, tenantKeysDir } from '../fleet/index.js';
+import { type FileSpec, type SigningKey, buildImage, kernelSourceFingerprint, signImage, signingKey } from '../image/index.js';
 import { type Level, type Overrides, type SecurityPlan, SecurityError, planSecurity } from '../security/index.js';
 import type { UnikernelService } from '../tosca/index.js';
 import type { DeploymentStore } from './store.js';
@@ -35,26 +35,17 @@ export interface FactoryContext {
   paths: FleetPaths;
 }
 
-/** Where a tenant's signing key lives: $UNIKIT_HOME/tenants/<tenant>/keys/image-signing.key. */
-export function tenantHome(home: string, tenant: string): string {
-  return join(home, 'tenants', tenant);
+/** Where builds happen, each in a directory of its own that goes when the build ends. */
+export function factoryScratch(paths: Pick<FleetPaths, 'root'>): string {
+  return join(paths.root, 'factory');
 }
 
 /**
- * The tenant's image-signing key (made on first use), and its public key put among the keys
- * unikitd trusts, so that the tenant's images verify before they boot.
+ * The tenant's image-signing key, made on first use in $UNIKIT_HOME/tenants/<tenant>/keys/
+ * (src/fleet's tenantKeysDir): unikitd trusts it for that tenant's images only.
  */
-export async function tenantKey(home: string, tenant: string): Promise<SigningKey> {
-  const key = await signingKey(tenantHome(home, tenant));
-  const trusted = join(keysDir(home), 'trusted');
-  const pub = join(trusted, `tenant-${tenant}.pub`);
-  const have = await readFile(pub, 'utf8').catch(() => undefined);
-  if (have === undefined || createPublicKey(have).export({ format: 'pem', type: 'spki' }) !== key.publicPem) {
-    await mkdir(trusted, { recursive: true, mode: 0o700 });
-    await writeFile(`${pub}.tmp`, key.publicPem);
-    await rename(`${pub}.tmp`, pub);
-  }
-  return key;
+export async function tenantKey(paths: Pick<FleetPaths, 'home'>, tenant: string): Promise<SigningKey> {
+  return signingKey(dirname(tenantKeysDir(paths, tenant)));
 }
 
 /**
@@ -119,7 +110,7 @@ export async function imageHash(service: UnikernelService, plan: SecurityPlan, k
  */
 export async function imageFor(ctx: FactoryContext, service: UnikernelService, level: Level, tenant: string): Promise<FactoryImage> {
   const plan = planAt(service, level);
-  const key = await tenantKey(ctx.paths.home, tenant);
+  const key = await tenantKey(ctx.paths, tenant);
   const hash = await imageHash(service, plan, key.keyId);
   const hit = ctx.deployments.cached(hash);
   const found = hit && ctx.store.getImage(hit.imageId);
@@ -128,7 +119,7 @@ export async function imageFor(ctx: FactoryContext, service: UnikernelService, l
   if (hit) ctx.deployments.forgetCached(hash); // removed with `unikit images rm` since
 
   const started = performance.now();
-  const scratch = join(ctx.paths.root, 'factory');
+  const scratch = factoryScratch(ctx.paths);
   await mkdir(scratch, { recursive: true });
   const tmp = await mkdtemp(join(scratch, `${service.name}-`));
   try {

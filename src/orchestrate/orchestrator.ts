@@ -46,7 +46,7 @@ export interface ServiceStatus {
   port: number | null;
   scaling: { min: number; max: number; default: number; standby: boolean };
   connectsTo: string[];
-  networkPolicy: NetworkPolicy;
+  networkPolicy: NetworkPolicy | null;
   instances: InstanceStatus[];
 }
 
@@ -73,7 +73,7 @@ export class Orchestrator {
       const owner = ctx.deployments.owner(row.id);
       const d = owner && [...this.live.values()].find((x) => x.row.id === owner.deploymentId);
       const s = owner && d?.services.get(owner.service);
-      return s && d ? d.networkPolicy(s.spec) : undefined;
+      return s?.policy;
     };
   }
 
@@ -118,10 +118,16 @@ export class Orchestrator {
         const img = images.get(spec.name) as Awaited<ReturnType<Deployment['image']>>;
         await this.step(spec.name, 'opening its front', () => d.addService(spec, img.plan.level, img.image));
       }
-      // Targets before the services that connect to them (t.order).
+      // Every front is open: each service's network policy can name its targets' addresses.
+      for (const s of d.services.values()) await this.step(s.spec.name, 'making its network policy', () => d.makeNetworkPolicy(s));
+      // Targets before the services that connect to them (t.order); a service's instances boot
+      // together (unikitd bounds parallel boots), and all of them have settled before a failure
+      // is reported, so that the clean-up sees every one.
       for (const spec of ordered) {
         const n = Math.max(1, spec.scaling.default);
-        for (let i = 0; i < n; i++) await this.step(spec.name, 'starting an instance', () => d.addInstance(spec.name));
+        const boots = await Promise.allSettled(Array.from({ length: n }, () => this.step(spec.name, 'starting an instance', () => d.addInstance(spec.name))));
+        const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       this.ctx.deployments.setState(row.id, 'running');
       row.state = 'running';
@@ -168,7 +174,7 @@ export class Orchestrator {
       port: s.port,
       scaling: s.spec.scaling,
       connectsTo: s.spec.connectsTo.map((c) => c.node),
-      networkPolicy: d.networkPolicy(s.spec),
+      networkPolicy: s.policy ?? null,
       instances: s.instances.map((id) => store.getInstance(id)).filter((r): r is InstanceRow => r !== undefined).map(instanceStatus(s.port)),
     }));
     const row = d.row;
@@ -209,9 +215,14 @@ export class Orchestrator {
             continue;
           }
           rt.instances.push(id);
+          // One that ended while unikitd was away stays listed (status shows how it ended), out of the front.
           const fwd = inst.ports.find((p) => p.guestPort === rt.port);
-          if (fwd && rt.front) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
+          const serving = inst.state === 'running' || inst.state === 'starting' || inst.state === 'restarting';
+          if (fwd && rt.front && serving) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
         }
+      }
+      for (const s of d.services.values()) {
+        await d.makeNetworkPolicy(s).catch((e: Error) => this.ctx.log(`deployment ${row.tenant}/${row.name}: the network policy of ${s.spec.name}: ${e.message}`));
       }
       this.live.set(key(row.tenant, row.name), d);
     }

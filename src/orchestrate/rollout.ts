@@ -165,3 +165,22 @@ function probe(b: Backend, settleMs: number): Promise<boolean> {
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Runs the work on one service one after the other (a rollout, a scale, a standby's boot), so
+ * that two of them never pick the same instances; work on other services runs alongside.
+ */
+export class ServiceQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    this.tails.set(key, next);
+    next.then(() => this.settle(key, next), () => this.settle(key, next));
+    return next;
+  }
+
+  private settle(key: string, p: Promise<unknown>): void {
+    if (this.tails.get(key) === p) this.tails.delete(key);
+  }
+}

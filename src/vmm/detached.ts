@@ -50,12 +50,12 @@ export interface DetachedVmOptions {
   name: string;
   /** TCG translation cache in MiB: small keeps an idle VM small (default 4). */
   tbSizeMiB?: number;
-  /** 'none' (default) or QEMU user networking with these forwards. */
-  network?: { mode: 'none' } | { mode: 'user'; ports: PortForward[] };
+  /** 'none' (default), QEMU user networking with these forwards, or a leased tap (acquireTap). */
+  network?: { mode: 'none' } | { mode: 'user'; ports: PortForward[] } | { mode: 'tap'; netdev: string; mac: string; ip: string; prefix: number; gateway: string };
   /**
    * Enforced by the guest kernel, as runVm's option: binds only to `listen` ports, egress only to
    * `egress` targets; forwards to other guest ports are not made (see userNetworkFor), and an
-   * empty `egress` adds QEMU's restrict=on. Known at deploy time, so not part of the image.
+   * empty `egress` (with no UDP forward) adds QEMU's restrict=on. Known at deploy time, so not part of the image.
    */
   networkPolicy?: NetworkPolicy;
   qemuBinary?: string;
@@ -77,6 +77,7 @@ export function launchDetached(o: DetachedVmOptions): DetachedVm {
     tscKhz: o.tscKhz, realtimeNs: BigInt(Date.now()) * 1_000_000n, seed: randomBytes(32),
     flags: [...(o.flags ?? []), ...(o.controlSocket ? (['control'] as const) : [])],
     networkPolicy: o.networkPolicy,
+    net: o.network?.mode === 'tap' ? { ip: `${o.network.ip}/${o.network.prefix}`, gw: o.network.gateway } : undefined,
   });
   const args = detachedArgs(qemuArgs({
     machine: o.machine ?? 'microvm', accel: o.accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline,
@@ -120,6 +121,7 @@ export function detachedArgs(base: readonly string[], o: DetachedVmOptions): str
   }
   const net = o.network ?? { mode: 'none' };
   if (net.mode === 'user') out.push(...nicArgs(userNetworkFor(net.ports, o.networkPolicy).netdev));
+  else if (net.mode === 'tap') out.push(...nicArgs(net.netdev, net.mac));
   return out;
 }
 

@@ -25,5 +25,6 @@ export {
 } from './net.js';
 export type { NetMode, VmNetwork } from './net.js';
 export type { EgressTarget, NetworkPolicy } from '../abi/index.js';
-export { acquireTap, tapUnavailable, tapName, TAP_NET, TAP_STATE_DIR } from './tap.js';
+export { acquireTap, tapUnavailable, tapName, removeTapNetwork, TAP_NET, TAP_STATE_DIR, DEFAULT_TAP_NETWORK } from './tap.js';
+export type { TapNetwork } from './tap.js';
 export type { TapLease } from './tap.js';

@@ -46,6 +46,8 @@ describe('host networking, pure parts', () => {
     expect(closed.netdev).toBe('user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80');
     expect(closed.dropped.map((p) => p.guestPort)).toEqual([9000]);
     expect(userNetworkFor(ports, { listen: [80, 9000], egress: [{ host: '10.0.2.2', port: 5432 }] }).netdev).not.toContain('restrict');
+    // restrict=on would drop a UDP server's answers to its forwarded clients.
+    expect(userNetworkFor([parsePortForward('5353:53/udp')], { listen: [53], egress: [] }).netdev).toBe('user,id=n0,hostfwd=udp:127.0.0.1:5353-:53');
     const line = buildCmdline({
       prog: '/p', argv: ['/p'], env: [], realtimeNs: 1n, seed: Buffer.alloc(32),
       networkPolicy: { listen: [80], egress: [{ host: '10.0.2.3', port: '*' }] },

@@ -12,6 +12,8 @@
  * - The lease goes when the VM ends (runVm's exit path and the host process's exit handler);
  *   a lease whose unikit and QEMU are both gone, and any unikit-* link without a live lease, is
  *   reaped by the next allocation.
+ * - Other networks (TapNetwork: unikitd's bridge per tenant, a /24 each) work the same way with
+ *   their own bridge, leases (leases-BRIDGE), ifup script and tap names.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,23 @@ export const TAP_STATE_DIR = '/run/unikit/net';
 const TAP_PREFIX = 'unikit-';
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
+
+/**
+ * A bridge and its subnet: `unikit run`'s unikit0 (10.77.0.0/16), or another (unikitd gives each
+ * tenant its own /24). Each network has its own leases and tap names; the lock is shared.
+ */
+export interface TapNetwork {
+  bridge: string;
+  /** The host's address on the bridge: the guests' gateway. */
+  host: string;
+  prefix: 16 | 24;
+  /** The subnet's leading octets: two for a /16, three for a /24. */
+  base: readonly number[];
+  /** How its taps' names start (short: a name has at most 15 characters; unique per network). */
+  tapPrefix: string;
+}
+
+export const DEFAULT_TAP_NETWORK: TapNetwork = { bridge: TAP_NET.bridge, host: TAP_NET.host, prefix: TAP_NET.prefix, base: TAP_NET.base, tapPrefix: TAP_PREFIX };
 
 export interface TapLease {
   /** The tap's name (unikit-X-Y for 10.77.X.Y). */
@@ -56,40 +75,40 @@ export function tapUnavailable(): string | undefined {
 }
 
 /** Leases an address and prepares the bridge; the caller must release() the lease. */
-export async function acquireTap(dir: string = TAP_STATE_DIR): Promise<TapLease> {
+export async function acquireTap(dir: string = TAP_STATE_DIR, net: TapNetwork = DEFAULT_TAP_NETWORK): Promise<TapLease> {
   const why = tapUnavailable();
   if (why) throw new NetworkUnavailableError(why);
-  const leases = join(dir, 'leases');
+  const isDefault = net.bridge === DEFAULT_TAP_NETWORK.bridge;
+  const leases = join(dir, isDefault ? 'leases' : `leases-${net.bridge}`);
   mkdirSync(leases, { recursive: true });
-  const script = join(dir, 'ifup.sh');
+  const script = join(dir, isDefault ? 'ifup.sh' : `ifup-${net.bridge}.sh`);
   if (script.includes(',')) throw new NetworkUnavailableError(`--net tap: the state directory must not contain a comma (QEMU option values): ${dir}`);
 
   const unlock = await lock(join(dir, 'lock'));
   let index: number;
   try {
-    const live = reapStale(leases);
-    ensureBridge();
-    writeIfChanged(script, ifupScript(), 0o755);
+    const live = reapStale(leases, net);
+    ensureBridge(net);
+    writeIfChanged(script, ifupScript(net.bridge), 0o755);
     index = 2;
     while (live.has(index) || index % 256 === 0 || index % 256 === 255) index++;
-    if (index >= 65535) throw new NetworkUnavailableError(`--net tap: all addresses of ${TAP_NET.base.join('.')}.0.0/${TAP_NET.prefix} are leased`);
-    const lease: LeaseFile = { ownerPid: process.pid, tap: tapName(index), createdAt: new Date().toISOString() };
+    if (index >= (net.prefix === 16 ? 65535 : 255)) throw new NetworkUnavailableError(`--net tap: all addresses of ${net.base.join('.')}.0${net.prefix === 16 ? '.0' : ''}/${net.prefix} are leased`);
+    const lease: LeaseFile = { ownerPid: process.pid, tap: tapNameIn(net, index), createdAt: new Date().toISOString() };
     writeFileSync(join(leases, String(index)), JSON.stringify(lease) + '\n', { flag: 'wx' });
   } finally {
     unlock();
   }
 
   const file = join(leases, String(index));
-  const tap = tapName(index);
-  const hi = index >> 8;
-  const lo = index & 255;
+  const tap = tapNameIn(net, index);
+  const octets = net.prefix === 16 ? [...net.base, index >> 8, index & 255] : [...net.base, index];
   let released = false;
   return {
     tap,
-    ip: `${TAP_NET.base[0]}.${TAP_NET.base[1]}.${hi}.${lo}`,
-    prefix: TAP_NET.prefix,
-    gateway: TAP_NET.host,
-    mac: `52:54:${hex(TAP_NET.base[0])}:${hex(TAP_NET.base[1])}:${hex(hi)}:${hex(lo)}`,
+    ip: octets.join('.'),
+    prefix: net.prefix,
+    gateway: net.host,
+    mac: `52:54:${octets.map(hex).join(':')}`,
     netdev: `tap,id=n0,ifname=${tap},script=${script},downscript=no`,
     setQemuPid(pid) {
       const lease = readLease(file);
@@ -106,13 +125,34 @@ export async function acquireTap(dir: string = TAP_STATE_DIR): Promise<TapLease>
   };
 }
 
+/**
+ * Removes a network other than unikit0 that no tap is on any more: its bridge, its (empty) leases
+ * directory and its ifup script. False when a tap is still on the bridge (nothing is removed).
+ */
+export function removeTapNetwork(net: TapNetwork, dir: string = TAP_STATE_DIR): boolean {
+  if (net.bridge === DEFAULT_TAP_NETWORK.bridge) return false;
+  const sys = `/sys/class/net/${net.bridge}`;
+  if (existsSync(sys)) {
+    if (readdirSync(`${sys}/brif`).length > 0) return false;
+    ip(['link', 'del', net.bridge], true);
+  }
+  const leases = join(dir, `leases-${net.bridge}`);
+  if (existsSync(leases) && readdirSync(leases).length === 0) rmSync(leases, { recursive: true, force: true });
+  rmSync(join(dir, `ifup-${net.bridge}.sh`), { force: true });
+  return true;
+}
+
 export function tapName(index: number): string {
-  return `${TAP_PREFIX}${index >> 8}-${index & 255}`;
+  return tapNameIn(DEFAULT_TAP_NETWORK, index);
+}
+
+function tapNameIn(net: TapNetwork, index: number): string {
+  return net.prefix === 16 ? `${net.tapPrefix}${index >> 8}-${index & 255}` : `${net.tapPrefix}${index}`;
 }
 
 /** Removes leases whose processes are gone and unikit taps without a live lease; returns the
  * live leases' indices. Called with the lock held. */
-function reapStale(leases: string): Set<number> {
+function reapStale(leases: string, net: TapNetwork): Set<number> {
   const live = new Set<number>();
   const liveTaps = new Set<string>();
   for (const name of readdirSync(leases)) {
@@ -128,13 +168,13 @@ function reapStale(leases: string): Set<number> {
     }
   }
   for (const link of listLinks()) {
-    if (link.startsWith(TAP_PREFIX) && !liveTaps.has(link)) ip(['link', 'del', link], true);
+    if (link.startsWith(net.tapPrefix) && !liveTaps.has(link)) ip(['link', 'del', link], true);
   }
   return live;
 }
 
-function ensureBridge(): void {
-  const { bridge, host, prefix } = TAP_NET;
+function ensureBridge(net: TapNetwork): void {
+  const { bridge, host, prefix } = net;
   if (!existsSync(`/sys/class/net/${bridge}`)) {
     ip(['link', 'add', bridge, 'type', 'bridge']);
   }
@@ -143,11 +183,11 @@ function ensureBridge(): void {
   ip(['link', 'set', bridge, 'up']);
 }
 
-function ifupScript(): string {
+function ifupScript(bridge: string): string {
   return [
     '#!/bin/sh',
     '# unikit --net tap: QEMU runs this with the tap it made; put it on the bridge, bring it up.',
-    `ip link set "$1" master ${TAP_NET.bridge} && ip link set "$1" up`,
+    `ip link set "$1" master ${bridge} && ip link set "$1" up`,
     '',
   ].join('\n');
 }

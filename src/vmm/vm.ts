@@ -72,7 +72,7 @@ export interface VmOptions {
   /**
    * Enforced by the guest kernel (docs/guest-abi.md, `netpolicy`): binds only to `listen` ports,
    * connects and sends only to `egress` targets. With user networking only forwards to `listen`
-   * ports are made, and an empty `egress` also turns on QEMU's restrict=on. Callers that want
+   * ports are made, and an empty `egress` (with no UDP forward) turns on QEMU's restrict=on. Callers that want
    * `-p` ports declared add them to `listen` first (withListenPorts).
    */
   networkPolicy?: NetworkPolicy;

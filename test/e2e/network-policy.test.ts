@@ -3,13 +3,15 @@
  * undeclared one cannot be listened on, a declared host listener (10.0.2.2) is reached and an
  * undeclared one is refused by the guest kernel, with its log line and audit marker.
  */
+import { createSocket } from 'node:dgram';
 import { type Server, createServer } from 'node:net';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, httpGet, makeDocroot, startGuest } from '../support/net.js';
+import { freePort, freeUdpPort, httpGet, makeDocroot, startGuest } from '../support/net.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
+import { startTestDaemon, until } from '../fleet/support.js';
 
 const ATTACK = appPath('attack-netpolicy');
 const out = (o: Outcome): string => o.stdout.toString('utf8');
@@ -22,7 +24,7 @@ async function recorder(): Promise<{ server: Server; port: number; received: () 
   return { server, port: (server.address() as { port: number }).port, received: () => got };
 }
 
-describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd')))('network policy (real VMs, user networking)', () => {
+describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd')) || !existsSync(appPath('udp-echo')))('network policy (real VMs, user networking)', () => {
   let declared: Awaited<ReturnType<typeof recorder>>;
   let undeclared: Awaited<ReturnType<typeof recorder>>;
   beforeAll(async () => {
@@ -45,6 +47,31 @@ describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('ht
     }
   });
 
+  it('a UDP server on a declared port answers its clients, with no egress declared (no restrict=on then)', async () => {
+    const port = await freeUdpPort();
+    const guest = await startGuest([appPath('udp-echo'), '-p', `${port}:9999/udp`, '--egress', 'none', '--', '9999'], { ready: /listening on port 9999/ });
+    const socket = createSocket('udp4');
+    try {
+      // UDP may drop: a few tries before calling it lost.
+      let back: Buffer | undefined;
+      for (let attempt = 0; attempt < 5 && !back; attempt++) {
+        back = await new Promise<Buffer | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), 1000);
+          socket.once('message', (m: Buffer) => {
+            clearTimeout(timer);
+            resolve(m);
+          });
+          socket.send('ping', port, '127.0.0.1');
+        });
+      }
+      expect(back?.toString()).toBe('ping');
+      expect(guest.stderr()).not.toContain('refused');
+    } finally {
+      socket.close();
+      await guest.stop();
+    }
+  });
+
   it('listens only on a declared port (the policy recorded in the image)', async () => {
     const image = join(mkdtempSync(join(tmpdir(), 'unikit-netpolicy-')), 'attack.unikit');
     expect((await runCli(['build', ATTACK, '--listen', '8080', '-o', image])).status).toBe(0);
@@ -54,6 +81,24 @@ describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('ht
     expect(refused.stderr).toContain('unikit: network policy: bind to 0.0.0.0:9000 refused (tcp, not a declared listen port)');
     const allowed = await runCli(['run', image, '--', 'listen', '8080']);
     expect({ status: allowed.status, out: out(allowed) }).toMatchObject({ status: 0, out: expect.stringContaining('ATTACK SUCCEEDED') });
+  });
+
+  it('unikitd boots an image with the policy it records', async () => {
+    const image = join(mkdtempSync(join(tmpdir(), 'unikit-netpolicy-')), 'attack.unikit');
+    expect((await runCli(['build', ATTACK, '--listen', '8080', '-o', image])).status).toBe(0);
+    const d = await startTestDaemon();
+    try {
+      expect((await d.cli(['create', image, '--name', 'np', '--', 'listen', '9000'])).status).toBe(0);
+      expect((await d.cli(['start', 'np'])).status).toBe(0);
+      const console = await until('the attack to end', async () => {
+        const text = out(await d.cli(['logs', 'np']));
+        return text.includes('(errno') || text.includes('SUCCEEDED') ? text : undefined;
+      });
+      expect(console).toContain('attack refused: listen on undeclared port 9000: Permission denied (errno 13)');
+      expect(out(await d.cli(['logs', '--klog', 'np']))).toContain('@netpolicy bind tcp 0.0.0.0:9000');
+    } finally {
+      await d.dispose();
+    }
   });
 
   it('reaches a declared host listener and is refused an undeclared one, logged with its marker', async () => {

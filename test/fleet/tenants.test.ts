@@ -5,11 +5,12 @@
  * "signed images only".
  */
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRow, FleetClient, FleetError, type ImageView, type InstanceView, type TenantView } from '../../src/fleet/index.js';
+import { appPath } from '../support/run.js';
 import { type TestDaemon, type TestImages, startTestDaemon, testImages, until } from './support.js';
 
 let d: TestDaemon;
@@ -26,7 +27,7 @@ const refusal = async (p: Promise<unknown>): Promise<FleetError> => {
 
 beforeAll(async () => {
   images = await testImages(imageDir);
-  d = await startTestDaemon();
+  d = await startTestDaemon(['--tcp', '127.0.0.1:0']);
   for (const [name, extra] of [['team-a', []], ['team-b', []], ['small', ['--max-instances', '2', '--max-memory', '12M']]] as const) {
     const out = await d.cli(['tenant', 'add', name, ...extra, '--json']);
     expect(out.status, out.stderr).toBe(0);
@@ -97,6 +98,15 @@ describe('isolation between tenants', () => {
     const bad = new FleetClient({ home: d.home, autoStart: false, token: 'uk_not-a-token' });
     expect((await refusal(bad.json('GET', '/v1/instances'))).httpStatus).toBe(401);
 
+    // On TCP: a tenant token acts as its tenant, the admin token as the admin, no token is refused.
+    const host = `tcp://${(await d.client.json<{ tcp: string }>('GET', '/v1/info')).tcp}`;
+    const tcp = (token?: string, tenant?: string): FleetClient => new FleetClient({ host, token, tenant, autoStart: false });
+    expect(await tcp(tokens['team-a']).json('GET', '/v1/info')).toMatchObject({ tenant: 'team-a', admin: false });
+    const adminToken = readFileSync(join(d.home, 'fleet', 'token'), 'utf8').trim();
+    expect(await tcp(adminToken, 'team-b').json('GET', '/v1/info')).toMatchObject({ tenant: 'team-b', admin: true });
+    expect((await refusal(tcp().json('GET', '/v1/info'))).httpStatus).toBe(401);
+    expect((await refusal(tcp(tokens['team-a'], 'team-b').json('GET', '/v1/images'))).httpStatus).toBe(403);
+
     // A rotated token replaces the old one at once.
     const old = tokens['team-b'] as string;
     const rotated = await d.cli(['tenant', 'token', 'team-b']);
@@ -139,6 +149,13 @@ describe('quotas', () => {
     const cli = await d.cli(['--tenant', 'small', 'create', 'idle', '--name', 'q3', '--start', '--mem', '8M']);
     expect(cli.status).toBe(1);
     expect(cli.stderr).toMatch(/quota memory exceeded/);
+    // `unikit up` gets one instance in, then stops on the quota.
+    const up = await d.cli(['--tenant', 'small', 'up', '-n', '3', '--mem', '2M', '--name', 'u', 'idle']);
+    expect(up.status).toBe(1);
+    expect(up.stderr).toMatch(/quota instances exceeded/);
+    const ups = (await s.json<InstanceView[]>('GET', '/v1/instances')).filter((v) => v.name.startsWith('u-'));
+    expect(ups).toHaveLength(1);
+    await s.json('DELETE', `/v1/instances/${ups[0]?.id}?force=true`);
     await s.json('DELETE', '/v1/instances/q2?force=true');
   }, 60_000);
 });
@@ -149,6 +166,21 @@ describe('audit', () => {
     await a.json('POST', '/v1/images', { path: images.segv, name: 'segv' });
     const v = await a.json<InstanceView>('POST', '/v1/instances', { image: 'segv', name: 'crasher', start: true });
     await until('the crash', async () => ((await a.json<InstanceView>('GET', `/v1/instances/${v.id}`)).state === 'exited' ? true : undefined));
+    const netAttack = appPath('attack-netpolicy');
+    const withNet = images.real && existsSync(netAttack);
+    if (withNet) {
+      // An image that records a network policy (listen 8080 only) boots with it under unikitd.
+      const dir = join(imageDir, 'netpolicy');
+      const built = await d.cli(['build', netAttack, '--listen', '8080', '-o', dir], { timeoutMs: 120_000 });
+      expect(built.status, built.stderr).toBe(0);
+      await a.json('POST', '/v1/images', { path: dir, name: 'netattack' });
+      const n = await a.json<InstanceView>('POST', '/v1/instances', { image: 'netattack', name: 'binder', args: ['listen', '9000'], start: true });
+      const end = await until('the refused bind', async () => {
+        const x = await a.json<InstanceView>('GET', `/v1/instances/${n.id}`);
+        return x.state === 'exited' ? x : undefined;
+      });
+      expect(end.exit?.status).toBe(1); // EACCES from bind: the program ends by itself
+    }
 
     const all = await d.client.json<AuditRow[]>('GET', '/v1/audit');
     const kinds = (rows: AuditRow[]): string[] => rows.map((r) => `${r.tenant} ${r.kind} ${r.subject}`);
@@ -164,11 +196,15 @@ describe('audit', () => {
     const attack = all.find((r) => r.kind === 'attack.blocked') as AuditRow;
     expect(attack.detail).toMatchObject({ mechanism: 'fault', status: 139, signal: 'SIGSEGV' });
     if (images.real) expect((attack.detail.report as string[]).join('\n')).toMatch(/^unikit: program fault: page fault/m);
+    if (withNet) {
+      const refused = all.find((r) => r.kind === 'attack.blocked' && r.subject === 'binder') as AuditRow;
+      expect(refused.detail).toMatchObject({ mechanism: 'network', report: ['bind tcp 0.0.0.0:9000'] });
+    }
 
     // A tenant reads only its own rows; filters by kind and sequence.
     const mine = await a.json<AuditRow[]>('GET', '/v1/audit');
     expect(new Set(mine.map((r) => r.tenant))).toEqual(new Set(['team-a']));
-    const after = await a.json<AuditRow[]>(`GET`, `/v1/audit?kind=attack.blocked&since=${attack.seq - 1}`);
+    const after = await a.json<AuditRow[]>('GET', `/v1/audit?kind=attack.blocked&since=${attack.seq - 1}&limit=1`);
     expect(after.map((r) => r.seq)).toEqual([attack.seq]);
     const cli = await d.cli(['audit', '--tenant', 'small', '--kind', 'instance.refused']);
     expect(cli.stdout.toString()).toMatch(/small\s+tenant:small\s+instance\.refused\s+q2\s+reason=quota quota=memory/);

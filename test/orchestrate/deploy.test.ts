@@ -102,6 +102,18 @@ describe('unikit deploy', () => {
     await expectNothingLeft();
   }, 120_000);
 
+  it('stops at the tenant quota: the instances booted so far and the images built are removed', async () => {
+    expect((await d.cli(['tenant', 'add', 'small', '--max-instances', '2'])).status).toBe(0);
+    const small = new FleetClient({ home: d.home, autoStart: false, tenant: 'small' });
+    const r = await d.cli(['deploy', shop, '--tenant', 'small'], { timeoutMs: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^unikit: service web: starting an instance: cannot start shop-web-\w+: quota instances exceeded/m);
+    expect(await small.json<InstanceView[]>('GET', '/v1/instances')).toEqual([]);
+    expect(await small.json<ImageView[]>('GET', '/v1/images')).toEqual([]);
+    expect(await small.json<DeploymentStatus[]>('GET', '/v1/deployments')).toEqual([]);
+    expect(qemuPids(d.home)).toEqual([]);
+  }, 120_000);
+
   it('deploys two services, one scaled to two and connecting to the other; serves through the output address; undeploys', async () => {
     const r = await d.cli(['deploy', shop, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
@@ -131,6 +143,11 @@ describe('unikit deploy', () => {
     const foreign = await d.cli(['undeploy', 'shop', '--tenant', 'other']);
     expect(foreign.status).toBe(1);
     expect(foreign.stderr).toMatch(/no deployment "shop"/);
+
+    // Its images are signed with acme's own key, which unikitd trusts for acme's images only.
+    const other = new FleetClient({ home: d.home, autoStart: false, tenant: 'other' });
+    const stolen = other.json('POST', '/v1/images', { path: join(d.home, 'fleet', 'images', web?.image.id as string) });
+    await expect(stolen).rejects.toThrow(/signed by key \w+, which this host does not trust/);
 
     // A second deploy of the same name is refused without touching the first.
     const twice = await d.cli(['deploy', shop, '--tenant', 'acme']);

@@ -114,7 +114,7 @@ function warnings(m: Manifest): string[] {
  * unikernel cannot run and for comparison with it (unikit bench). `unikit run` boots it.
  */
 async function buildLinuxCommand(elf: string, outDir: string, p: ParsedArgs, io: { out: (s: string) => void }): Promise<number> {
-  const unikernelOnly = ['level', 'override', 'profile', 'cwd', 'net', 'publish', 'mem'].filter((o) => p.values.has(o) || p.lists.has(o));
+  const unikernelOnly = ['level', 'override', 'profile', 'cwd', 'net', 'publish', 'mem', 'listen', 'egress'].filter((o) => p.values.has(o) || p.lists.has(o));
   const flags = ['general', 'strict', 'force', 'fast'].filter((f) => p.flags.has(f));
   const refused = [...unikernelOnly, ...flags];
   if (refused.length) throw new UsageError(`--kernel linux does not take --${refused.join(', --')}: those shape the unikernel image (give --mem, --net and -p to unikit run)`);

@@ -18,6 +18,7 @@ export const LINUX_MIN_MEMORY = 64 << 20;
 export async function runLinuxImage(image: LinuxImage, p: ParsedArgs, io: RunIo): Promise<number> {
   if ((p.lists.get('file') ?? []).length) throw new UsageError('--file packs files into a new image: rebuild the Linux image with `unikit build --kernel linux --file`');
   if (p.flags.has('fast')) throw new UsageError('--fast is a unikernel mode: a Linux image runs its program under Linux');
+  if (p.lists.has('listen') || p.lists.has('egress')) throw new UsageError('--listen and --egress make a network policy the unikit kernel enforces: a Linux image has no such kernel');
   const machine = p.values.get('machine');
   if (machine !== undefined && machine !== 'q35') {
     throw new UsageError(`a Linux image boots on q35 (Debian's cloud kernel finds its devices through ACPI and PCI): drop --machine ${machine}`);
