@@ -206,11 +206,6 @@ export class SecurityEvents {
     return { event, ...plan };
   }
 
-  /** Resolves once the service's queued work is done (for tests). */
-  idle(d: Deployment, service: string): Promise<void> {
-    return this.queue.idle(serviceKey(d, service));
-  }
-
   /** The deployment and service of the tenant's instance `ref`; another tenant's is NOT_FOUND, as if absent. */
   private ownerOf(tenant: string, ref: string, deployments: Deployment[]): { deployment: string; service: string } {
     const { store, deployments: rows } = this.o.ctx;

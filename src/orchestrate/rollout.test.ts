@@ -4,7 +4,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Level } from '../security/index.js';
 import { type Backend, Front } from './front.js';
-import { RolloutError, type RolloutSteps, frontSteps, rollOut, waitReady } from './rollout.js';
+import { RolloutError, type RolloutSteps, ServiceQueue, frontSteps, rollOut, waitReady } from './rollout.js';
 
 /** Instances as node servers answering with their image id. */
 class FakeService {
@@ -154,5 +154,21 @@ describe('rollOut', () => {
     await expect(waitReady({ id: 'x', host: '127.0.0.1', port }, 300, 50)).rejects.toThrow(/did not accept a connection/);
     const { front } = await setup(1);
     await waitReady(front.backends()[0] as Backend, 1_000, 50);
+  });
+});
+
+describe('ServiceQueue', () => {
+  it("runs one key's work one after the other, even after a failure, and other keys alongside", async () => {
+    const q = new ServiceQueue();
+    const log: string[] = [];
+    const step = (name: string, fail = false) => async (): Promise<void> => {
+      log.push(`${name} start`);
+      await new Promise((r) => setTimeout(r, 20));
+      log.push(`${name} end`);
+      if (fail) throw new Error(name);
+    };
+    await Promise.allSettled([q.run('web', step('a', true)), q.run('web', step('b')), q.run('db', step('c'))]);
+    expect(log.indexOf('a end')).toBeLessThan(log.indexOf('b start'));
+    expect(log.indexOf('c start')).toBeLessThan(log.indexOf('a end'));
   });
 });

@@ -180,11 +180,6 @@ export class ServiceQueue {
     return next;
   }
 
-  /** Resolves once nothing is queued on `key`. */
-  async idle(key: string): Promise<void> {
-    for (let t = this.tails.get(key); t; t = this.tails.get(key)) await t.catch(() => undefined);
-  }
-
   private settle(key: string, p: Promise<unknown>): void {
     if (this.tails.get(key) === p) this.tails.delete(key);
   }

@@ -101,16 +101,6 @@ export class Scaling {
     return result;
   }
 
-  /** Waits until the service's queued work (a standby's boot) is done: for tests and the bench. */
-  idle(d: Deployment, service: string): Promise<void> {
-    return this.queue.idle(serviceKey(d, service));
-  }
-
-  /** Forgets the deployment's standbys (it was undeployed: its instances are gone). */
-  forget(d: Deployment): void {
-    for (const service of d.services.keys()) this.standbys.delete(serviceKey(d, service));
-  }
-
   /** Puts the standby in the front, if it still runs; its id, or null. */
   private takeStandby(d: Deployment, service: string): string | null {
     const key = serviceKey(d, service);
@@ -127,7 +117,9 @@ export class Scaling {
 
   private refill(d: Deployment, service: string): void {
     void this.queue.run(serviceKey(d, service), async () => {
-      if (this.standbyOf(d, service) === null && d.services.has(service)) await this.bootStandby(d, service);
+      // Not for a deployment undeployed meanwhile: its instance would belong to nothing.
+      const live = this.o.deploymentsOf(d.tenant).includes(d);
+      if (live && this.standbyOf(d, service) === null && d.services.has(service)) await this.bootStandby(d, service);
     }).catch((e: Error) => d.ctx.log(`deployment ${d.name}: booting a standby of ${service}: ${e.message}`));
   }
 

@@ -3,20 +3,25 @@
  * front; client loops request it without pause while a vulnerability event raises the service
  * from medium to high, which rebuilds its image and replaces the instances one at a time. No
  * request may fail. Then the smaller rules of POST /v1/events: an unknown kind is 400, another
- * tenant's instance is 404, a level is never lowered.
+ * tenant's instance is 404, a level is never lowered; and a rollout whose new instance never
+ * serves stops with the old instances and level kept, audited as rollout.failed.
  */
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetClient, FleetError } from '../../src/fleet/index.js';
 import type { DeploymentStatus, EventAccepted } from '../../src/orchestrate/index.js';
 import { projectRoot } from '../../src/project/index.js';
+import { appPath } from '../support/run.js';
 import { type TestDaemon, startTestDaemon } from '../fleet/support.js';
 
 let d: TestDaemon;
 let acme: FleetClient;
 let other: FleetClient;
 const fixture = join(projectRoot(), 'test', 'orchestrate', 'fixtures', 'rolling.yaml');
+const scratch = mkdtempSync(join(tmpdir(), 'ukr-'));
 
 beforeAll(async () => {
   d = await startTestDaemon(['--boot-concurrency', '2']);
@@ -27,6 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await d?.dispose();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** The API as tenant acme. */
@@ -137,4 +143,48 @@ describe('a security event on a deployed service', () => {
     // Nothing changed for acme.
     expect((await status()).services[0]?.level).toBe('high');
   });
+
+  it('keeps the old instances and level when the new image does not serve, and audits why', async () => {
+    // The service's program, copied: replaced after the deploy by one that exits at once, so
+    // the image at the new level builds but its instance never accepts on the port.
+    const program = join(scratch, 'server');
+    copyFileSync(appPath('httpd'), program);
+    const file = join(scratch, 'fragile.yaml');
+    writeFileSync(file, `tosca_definitions_version: tosca_simple_yaml_1_3
+metadata: { template_name: fragile }
+topology_template:
+  node_templates:
+    web:
+      type: unikit.nodes.Unikernel
+      properties: { binary: ./server, args: ["8080", /www], files: ["${join(projectRoot(), 'test', 'orchestrate', 'fixtures', 'site')}:/www"], memory: 32 MiB, ports: [8080] }
+  policies:
+    - web_security:
+        type: unikit.policies.Security
+        properties: { level: medium }
+        triggers:
+          on_intrusion:
+            event: unikit.events.intrusion
+            action: [{ call_operation: { operation: unikit.raise_level, inputs: { level: high } } }]
+`);
+    const r = await d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    const before = (JSON.parse(r.stdout.toString()) as DeploymentStatus).services[0];
+    copyFileSync(appPath('hello'), program);
+
+    const accepted = await api<EventAccepted>('POST', '/v1/events', { kind: 'intrusion', instance: before?.instances[0]?.name });
+    expect(accepted.changes.map((c) => [c.deployment, c.to])).toEqual([['fragile', 'high']]);
+    type Row = { subject: string; detail: Record<string, unknown> };
+    let failed: Row[] = [];
+    for (const deadline = Date.now() + 120_000; failed.length === 0 && Date.now() < deadline;) {
+      await new Promise((res) => setTimeout(res, 500));
+      failed = (await api<Row[]>('GET', '/v1/audit?kind=rollout.failed')).filter((x) => x.subject === 'fragile/web');
+    }
+    expect(failed).toMatchObject([{ detail: { level: 'high', stage: 'start', replacedBack: 0, event: { kind: 'intrusion' } } }]);
+    expect(String(failed[0]?.detail.error)).toMatch(/ended before it accepted connections/);
+    const after = (await api<DeploymentStatus>('GET', '/v1/deployments/fragile')).services[0];
+    expect(after?.level).toBe('medium');
+    expect(after?.image.id).toBe(before?.image.id);
+    expect(after?.instances.map((i) => [i.id, i.state])).toEqual(before?.instances.map((i) => [i.id, 'running']));
+    expect(await request(after?.front as string)).toBe(200);
+  }, 180_000);
 });
