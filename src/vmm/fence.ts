@@ -166,10 +166,15 @@ export function isolateBridge(bridge: string): void {
 /** Removes a deleted bridge's isolation chain; never throws. */
 export function unisolateBridge(bridge: string): void {
   if (fenceUnavailable()) return;
-  const chains = new Set(listTable(INET_TABLE).map((o) => (o.chain as { name?: string } | undefined)?.name));
+  const objects = listTable(INET_TABLE);
+  const chains = new Set(objects.map((o) => (o.chain as { name?: string } | undefined)?.name));
   if (!chains.has(`leave_${bridge}`)) return;
+  const inMap = objects.some((o) => {
+    const map = o.map as { name?: string; elem?: unknown[] } | undefined;
+    return map?.name === 'bridges' && (map.elem ?? []).some((el) => Array.isArray(el) && el[0] === bridge);
+  });
   nft([
-    `delete element ${INET_TABLE} bridges { "${bridge}" }`,
+    ...(inMap ? [`delete element ${INET_TABLE} bridges { "${bridge}" }`] : []),
     `flush chain ${INET_TABLE} leave_${bridge}`,
     `delete chain ${INET_TABLE} leave_${bridge}`,
   ].join('\n') + '\n', `unisolating ${bridge}`, true);
