@@ -51,7 +51,6 @@ export async function deployCommands(command: 'deploy' | 'undeploy' | 'status', 
   }
 }
 
-
 async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
   const p = parseArgs('deploy', argv, [{ name: 'name', kind: 'value' }, { name: 'input', kind: 'list' }, JSON_FLAG]);
   const file = onePositional('deploy', p, 'a TOSCA service template: unikit deploy <service.yaml>');
