@@ -441,18 +441,23 @@ static void process(struct conn *c)
 	}
 }
 
-/* Reads what has arrived and answers every complete request: -1 on a read error. */
+/*
+ * One read of what has arrived, and answers to every complete request in it: -1 on a read error.
+ * One read per event, not until EAGAIN: epoll is level-triggered, so the rest comes back on the
+ * next round, after the other ready connections. A keep-alive client that sends its next request
+ * as soon as it has an answer would otherwise keep the loop to itself and starve the others.
+ */
 static int on_readable(struct conn *c)
 {
-	while (!c->peer_closed && !c->close_after && !streaming(c) && c->in_len < sizeof c->in) {
-		ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -1;
-		if (n == 0)
-			c->peer_closed = 1;   /* answer what came, then close (a truncated request is dropped) */
-		c->in_len += (size_t)n;
-		process(c);
-	}
+	if (c->peer_closed || c->close_after || streaming(c) || c->in_len >= sizeof c->in)
+		return 0;
+	ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		c->peer_closed = 1;   /* answer what came, then close (a truncated request is dropped) */
+	c->in_len += (size_t)n;
+	process(c);
 	return 0;
 }
 
@@ -478,7 +483,8 @@ static void on_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & EPOLLIN) && on_readable(c) < 0) {
+	int read_budget = 1;      /* reads for this event: see on_readable */
+	if ((events & EPOLLIN) && read_budget-- && on_readable(c) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -497,7 +503,7 @@ static void on_event(struct conn *c, uint32_t events)
 		/* Requests held back behind a large body can go now. */
 		process(c);
 		if (!busy(c)) {
-			if (on_readable(c) < 0) {
+			if (read_budget && read_budget-- && on_readable(c) < 0) {
 				conn_close(c);
 				return;
 			}

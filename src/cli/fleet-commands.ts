@@ -361,7 +361,7 @@ async function upCommand(argv: readonly string[], io: FleetIo): Promise<number> 
         if (!(e instanceof FleetError)) throw e;
         createFailed++;
         if (createFailed <= 3) io.err(`${io.tty ? '\r\x1b[K' : ''}unikit: ${e.message}\n`);
-        if (e.code === 'INSUFFICIENT_MEMORY' || e.code === 'CONFLICT' || e.code === 'BAD_REQUEST' || e.code === 'NOT_FOUND') {
+        if (['INSUFFICIENT_MEMORY', 'QUOTA_EXCEEDED', 'UNSIGNED_IMAGE', 'FORBIDDEN', 'CONFLICT', 'BAD_REQUEST', 'NOT_FOUND'].includes(e.code)) {
           createFailed += n - next;
           next = n;
         }

@@ -126,7 +126,7 @@ export class Deployment {
    * ports, narrowed to those its Network policy's ingress rules name), and where it may connect:
    * its ConnectsTo targets and its Network policy's egress rules. A node template resolves to
    * that service's front as the guest reaches it (10.0.2.2:<front port>); a host name to the
-   * IPv4 addresses `resolveNames` found for it. Kept in `policy`, which instances boot with.
+   * IPv4 addresses DNS gives for it. Kept in `policy`, which instances boot with.
    */
   async makeNetworkPolicy(s: ServiceRuntime): Promise<NetworkPolicy> {
     const spec = s.spec;

@@ -120,10 +120,14 @@ export class Orchestrator {
       }
       // Every front is open: each service's network policy can name its targets' addresses.
       for (const s of d.services.values()) await this.step(s.spec.name, 'making its network policy', () => d.makeNetworkPolicy(s));
-      // Targets before the services that connect to them (t.order).
+      // Targets before the services that connect to them (t.order); a service's instances boot
+      // together (unikitd bounds parallel boots), and all of them have settled before a failure
+      // is reported, so that the clean-up sees every one.
       for (const spec of ordered) {
         const n = Math.max(1, spec.scaling.default);
-        for (let i = 0; i < n; i++) await this.step(spec.name, 'starting an instance', () => d.addInstance(spec.name));
+        const boots = await Promise.allSettled(Array.from({ length: n }, () => this.step(spec.name, 'starting an instance', () => d.addInstance(spec.name))));
+        const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       this.ctx.deployments.setState(row.id, 'running');
       row.state = 'running';

@@ -149,6 +149,13 @@ describe('quotas', () => {
     const cli = await d.cli(['--tenant', 'small', 'create', 'idle', '--name', 'q3', '--start', '--mem', '8M']);
     expect(cli.status).toBe(1);
     expect(cli.stderr).toMatch(/quota memory exceeded/);
+    // `unikit up` gets one instance in, then stops on the quota.
+    const up = await d.cli(['--tenant', 'small', 'up', '-n', '3', '--mem', '2M', '--name', 'u', 'idle']);
+    expect(up.status).toBe(1);
+    expect(up.stderr).toMatch(/quota instances exceeded/);
+    const ups = (await s.json<InstanceView[]>('GET', '/v1/instances')).filter((v) => v.name.startsWith('u-'));
+    expect(ups).toHaveLength(1);
+    await s.json('DELETE', `/v1/instances/${ups[0]?.id}?force=true`);
     await s.json('DELETE', '/v1/instances/q2?force=true');
   }, 60_000);
 });
