@@ -98,7 +98,7 @@ describe('unikit deploy', () => {
     ].join('\n'));
     const r = await d.cli(['deploy', file, '--tenant', 'acme'], { timeoutMs: 120_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^unikit: service broken: instance never-ready-broken-\w+ ended before it accepted connections on port 80/m);
+    expect(r.stderr).toMatch(/^unikit: service broken: instance never-ready-broken-\w+ \(port 80\): it ended before it accepted connections/m);
     await expectNothingLeft();
   }, 120_000);
 
