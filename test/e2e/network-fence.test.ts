@@ -4,22 +4,25 @@
  * listeners on the bridge address, one declared as egress and one not. The kernel's check is
  * turned off (a test-only option) to show the host fence holding on its own: the undeclared
  * connection is dropped on the tap, and without the fence the same connection succeeds. The
- * fence is gone when the VM ends.
+ * fence is gone when the VM ends. Ingress: with the kernel check off, apps/httpd's undeclared port
+ * 80 is not reached, and with both fences a declared port serves; the fence of a
+ * SIGKILLed `unikit run` is reaped as unikitd's start does.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { type Server, createServer } from 'node:net';
+import { type Server, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootFlags, loadVerifiedImage } from '../../src/image/index.js';
-import { TAP_NET, VmInterruptedError, type VmOptions, fenceDrops, fencedTaps, runVm } from '../../src/vmm/index.js';
+import { TAP_NET, VmInterruptedError, type VmOptions, fenceDrops, fencedTaps, reapStaleFences, runVm } from '../../src/vmm/index.js';
+import { httpGet, makeDocroot, startGuest } from '../support/net.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
 
 const ATTACK = appPath('attack-netpolicy');
 const root = process.getuid?.() === 0 && existsSync('/dev/net/tun');
 const nft = spawnSync('nft', ['--version']).status === 0;
-const skip = !root || !nft || !kernelBuilt() || !existsSync(ATTACK);
+const skip = !root || !nft || !kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('httpd'));
 if (!root) process.stderr.write('network fence tests skipped: --net tap and nftables need root and /dev/net/tun\n');
 else if (!nft) process.stderr.write('network fence tests skipped: nft is missing (apt-get install nftables)\n');
 const out = (o: Outcome): string => o.stdout.toString('utf8');
@@ -88,5 +91,61 @@ describe.skipIf(skip)('the host fence on --net tap (real VMs, nftables)', () => 
     const r = await runVm(await attack(undeclared.port, { networkPolicyFences: { guest: false, host: false } }));
     expect(r.status).toBe(0);
     await expect.poll(() => undeclared.received()).toBe('exfiltrated\n');
+  }, 120_000);
+
+  it('ingress: with the kernel check off, the host fence alone keeps the undeclared port 80 of httpd from being reached', async () => {
+    const www = makeDocroot();
+    const dir = join(mkdtempSync(join(tmpdir(), 'unikit-fence-')), 'httpd.unikit');
+    expect((await runCli(['build', appPath('httpd'), '--level', 'low', '--file', `${www.dir}:/www`, '-o', dir])).status).toBe(0);
+    const { image: img } = await loadVerifiedImage(dir);
+    const m = img.manifest;
+    const abort = new AbortController();
+    let stdout = '';
+    let guest: { ip: string; tap: string } | undefined;
+    const run = runVm({
+      kernel: img.kernelPath, initrd: img.initrdPath, prog: m.app.path, argv: m.argv, memory: m.memory, flags: bootFlags(m),
+      accel: 'auto', network: { mode: 'tap' }, networkPolicy: { listen: [8080], egress: [] }, networkPolicyFences: { guest: false },
+      signal: abort.signal, timeoutMs: 60_000,
+      onStdout: (b) => (stdout += b.toString('utf8')),
+      onMessage: (line) => {
+        const g = /network: guest (\S+)\/\d+ on (\S+)/.exec(line);
+        if (g) guest = { ip: g[1] as string, tap: g[2] as string };
+      },
+    }).catch((e: unknown) => e);
+    try {
+      await expect.poll(() => stdout, { timeout: 60_000 }).toContain('listening on port 80');
+      const { ip, tap } = guest as { ip: string; tap: string };
+      const before = fenceDrops(tap) ?? 0;
+      let connected = false;
+      const socket = connect({ host: ip, port: 80 }, () => (connected = true));
+      socket.on('error', () => undefined);
+      await expect.poll(() => fenceDrops(tap) ?? 0, { timeout: 30_000, interval: 200 }).toBeGreaterThan(before);
+      socket.destroy();
+      expect(connected).toBe(false);
+    } finally {
+      abort.abort();
+      await run;
+    }
+  }, 120_000);
+
+  it('answers on a declared port with both fences; the fence of a SIGKILLed unikit run is reaped', async () => {
+    const www = makeDocroot();
+    const g = await startGuest(['--net', 'tap', '--listen', '80', appPath('httpd'), '--file', `${www.dir}:/www`], { ready: /listening on port 80/ });
+    const m = /network: guest (\S+)\/16 on (\S+) /.exec(g.stderr());
+    const [ip, tap] = [m?.[1] as string, m?.[2] as string];
+    try {
+      const r = await httpGet(ip, 80, '/1k.bin');
+      expect(r.body.equals(www.files['/1k.bin'] as Buffer)).toBe(true);
+      expect(fencedTaps().has(tap)).toBe(true);
+    } finally {
+      g.child.kill('SIGKILL');
+      await g.exited;
+    }
+    // No exit path ran: the rules outlive the VM until a lease is taken or unikitd starts.
+    expect(fencedTaps().has(tap)).toBe(true);
+    await expect.poll(async () => {
+      await reapStaleFences();
+      return fencedTaps().has(tap);
+    }, { timeout: 20_000, interval: 200 }).toBe(false);
   }, 120_000);
 });
