@@ -16,6 +16,8 @@ APT_PACKAGES=(qemu-system-x86 musl-tools busybox-static make gcc strace
   crun podman
   # src/bench/report-browser.test.ts renders the bench report in headless Chromium (playwright-core)
   chromium
+  # --net tap: the host's network fence (src/vmm/fence.ts) is nftables rules
+  nftables
   # npm ci compiles better-sqlite3 with node-gyp when no prebuilt binary can be fetched
   g++ python3)
 # The floor guest and the test stand-in guests are 32-bit PVH entries: gcc -m32 -c on assembly

@@ -53,21 +53,15 @@ static void gdt_init(void) {
     tss.ist[0] = (uint64_t)double_fault_stack + sizeof double_fault_stack;
     tss.iomap_base = sizeof tss;    /* no I/O bitmap: the program may not touch ports */
 
+    /* CS, DS, ES and SS are not reloaded: the boot stub (arch/boot.S) loaded the same selectors
+     * from a GDT whose first three descriptors are these, so the CPU's cached copies already
+     * match (and under TCG each segment load ends a translated block). */
     struct table_ptr p = {sizeof gdt - 1, (uint64_t)gdt};
     __asm__ volatile("lgdt %0\n"
-                     "pushq $0x08\n"
-                     "leaq 1f(%%rip), %%rax\n"
-                     "pushq %%rax\n"
-                     "lretq\n"
-                     "1:\n"
-                     "mov $0x10, %%ax\n"
-                     "mov %%ax, %%ds\n"
-                     "mov %%ax, %%es\n"
-                     "mov %%ax, %%ss\n"
                      "ltr %w1\n"
                      :
                      : "m"(p), "r"((uint16_t)SEL_TSS)
-                     : "rax", "memory");
+                     : "memory");
 }
 
 static void idt_init(void) {

@@ -55,19 +55,26 @@ static uint64_t khz_from_cpuid(void) {
     return 0;
 }
 
+/* The TSC frequency when the command line has none. */
+static uint64_t khz_without_command_line(const char **source) {
+    uint64_t k = 0;
+    *source = "kvmclock";
+    if (kvmclock_present() && (k = khz_from_kvmclock()))
+        return k;
+    *source = "cpuid";
+    if ((k = khz_from_cpuid()))
+        return k;
+    kprintf("unikit: TSC frequency unknown (no tsc_khz=, kvmclock or CPUID leaf); assuming 1 GHz\n");
+    *source = "assumed";
+    return 1000000;
+}
+
 void clock_init(uint64_t tsc_khz, uint64_t realtime_ns) {
     tsc_at_boot = rdtsc();
     const char *source = "command line";
     khz = tsc_khz;
-    if (!khz && kvmclock_present() && (khz = khz_from_kvmclock()))
-        source = "kvmclock";
-    if (!khz && (khz = khz_from_cpuid()))
-        source = "cpuid";
-    if (!khz) {
-        khz = 1000000;
-        kprintf("unikit: TSC frequency unknown (no tsc_khz=, kvmclock or CPUID leaf); assuming 1 GHz\n");
-        source = "assumed";
-    }
+    if (!khz)
+        khz = khz_without_command_line(&source);
     mult = (1000000ULL << 32) / khz;
     realtime_base_ns = realtime_ns;
     if (klog_verbose)
@@ -76,10 +83,9 @@ void clock_init(uint64_t tsc_khz, uint64_t realtime_ns) {
 
 uint64_t clock_tsc_khz(void) { return khz; }
 
-uint64_t clock_monotonic_ns(void) {
-    uint64_t ticks = rdtsc() - tsc_at_boot;
-    return (uint64_t)(((unsigned __int128)ticks * mult) >> 32);
-}
+uint64_t clock_ns_at(uint64_t tsc) { return (uint64_t)(((unsigned __int128)(tsc - tsc_at_boot) * mult) >> 32); }
+
+uint64_t clock_monotonic_ns(void) { return clock_ns_at(rdtsc()); }
 
 uint64_t clock_realtime_ns(void) { return realtime_base_ns + clock_monotonic_ns(); }
 

@@ -11,11 +11,10 @@ static int hex_digit(char c) {
     return -1;
 }
 
-/* Decodes [s, s+n) into a new string; NULL on a bad escape or no memory. */
-static char *decode(const char *s, size_t n) {
-    char *out = kmalloc(n + 1), *o = out;
-    if (!out)
-        return NULL;
+/* Decodes [s, s+n) into the string buffer at *cursor (advanced past its NUL); NULL on a bad
+ * escape. All values share one buffer, as long as the command line: one allocation at boot. */
+static char *decode(const char *s, size_t n, char **cursor) {
+    char *out = *cursor, *o = out;
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '%') {
             *o++ = s[i];
@@ -23,14 +22,13 @@ static char *decode(const char *s, size_t n) {
         }
         int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
         int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0) {
-            kfree(out);
+        if (hi < 0 || lo < 0)
             return NULL;
-        }
         *o++ = (char)(hi * 16 + lo);
         i += 2;
     }
     *o = 0;
+    *cursor = o + 1;
     return out;
 }
 
@@ -47,19 +45,13 @@ static bool parse_u64(const char *s, uint64_t *v) {
     return true;
 }
 
-static bool push(char ***list, int *count, char *value) {
+/* argv and envp are sized for every token at once (see cmdline_parse). */
+static bool push(char **list, int *count, char *value) {
     if (*count >= MAX_ARGS) {
         kprintf("unikit: command line: more than %d arguments or environment entries\n", MAX_ARGS);
         return false;
     }
-    char **grown = krealloc(*list, sizeof(char *) * (size_t)(*count + 2));
-    if (!grown) {
-        kprintf("unikit: command line: out of memory for the arguments; raise --mem\n");
-        return false;
-    }
-    grown[(*count)++] = value;
-    grown[*count] = NULL;
-    *list = grown;
+    list[(*count)++] = value;
     return true;
 }
 
@@ -84,7 +76,7 @@ static const struct key {
 };
 
 static bool token(const char *key, size_t klen, const char *val, size_t vlen, bool has_val,
-                  struct boot_config *cfg) {
+                  struct boot_config *cfg, char **strings) {
     const struct key *k = keys;
     while (k < keys + ARRAY_LEN(keys) &&
            !((k->kind == FLAG) != has_val && klen < sizeof k->name && !k->name[klen] && !memcmp(key, k->name, klen)))
@@ -96,7 +88,7 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
     char *field = (char *)cfg + k->at;
     if (k->kind == FLAG)
         return *(bool *)field = true;
-    char *v = decode(val, vlen);
+    char *v = decode(val, vlen, strings);
     if (!v) {
         kprintf("unikit: command line: bad percent-encoding in '%.*s'\n", (int)klen, key);
         return false;
@@ -106,9 +98,9 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
         *(char **)field = v;
         return true;
     case ARG:
-        return push(&cfg->argv, &cfg->argc, v);
+        return push(cfg->argv, &cfg->argc, v);
     case ENV:
-        return push(&cfg->envp, &cfg->envc, v);
+        return push(cfg->envp, &cfg->envc, v);
     case NUM:
         if (!parse_u64(v, (uint64_t *)field)) {
             kprintf("unikit: command line: '%.*s' needs a number, got '%s'\n", (int)klen, key, v);
@@ -120,15 +112,24 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             cfg->seed[i] = (uint8_t)(hex_digit(v[2 * i]) * 16 + hex_digit(v[2 * i + 1]));
         cfg->have_seed = true;
     }
-    kfree(v);
     return true;
 }
 
 bool cmdline_parse(const char *s, struct boot_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    if (!push(&cfg->argv, &cfg->argc, NULL) || !push(&cfg->envp, &cfg->envc, NULL))
+    /* One allocation for the decoded values (never longer than the line) and one for argv and
+     * envp, sized by the tokens (at most MAX_ARGS each are taken, plus argv[0] and the NULLs). */
+    size_t len = 0, tokens = 1;
+    for (; s[len]; len++)
+        tokens += s[len] == ' ';
+    tokens = MIN(tokens, MAX_ARGS) + 2;
+    char *strings = kmalloc(len + 1);
+    cfg->argv = kzalloc(2 * tokens * sizeof(char *));
+    if (!strings || !cfg->argv) {
+        kprintf("unikit: command line: out of memory for the arguments; raise --mem\n");
         return false;
-    cfg->argc = cfg->envc = 0;
+    }
+    cfg->envp = cfg->argv + tokens;
     while (*s) {
         while (*s == ' ')
             s++;
@@ -142,14 +143,14 @@ bool cmdline_parse(const char *s, struct boot_config *cfg) {
             eq++;
         bool has_val = eq < s;
         if (!token(start, (size_t)(eq - start), has_val ? eq + 1 : s, has_val ? (size_t)(s - eq - 1) : 0, has_val,
-                   cfg))
+                   cfg, &strings))
             return false;
     }
     if (!cfg->prog) {
         kprintf("unikit: command line: no prog= (which program to run)\n");
         return false;
     }
-    if (cfg->argc == 0 && !push(&cfg->argv, &cfg->argc, cfg->prog))
-        return false;
+    if (cfg->argc == 0)
+        cfg->argv[cfg->argc++] = cfg->prog;
     return true;
 }

@@ -8,7 +8,8 @@
  * vsnprintf costs more than everything else the exit does. */
 noreturn void vm_exit(int status, const char *reason) {
     syscall_trace_report();
-    char line[48] = UNIKIT_MARK_EXIT " ";
+    char line[48];   /* not zero-filled: every byte written is set */
+    memcpy(line, UNIKIT_MARK_EXIT " ", sizeof UNIKIT_MARK_EXIT);
     size_t n = sizeof UNIKIT_MARK_EXIT;
     unsigned v = (unsigned)status & 0xff;
     if (v >= 100)

@@ -68,7 +68,7 @@ static void key_setup(void) {
     key[6] ^= (uint32_t)t;
     key[7] ^= (uint32_t)(t >> 32);
     for (int i = 0; rdrand_ok && i < 4; i++) {
-        uint64_t r;
+        uint64_t r = 0;
         for (int tries = 0; tries < 10 && !rdrand64(&r); tries++)
             ;
         key[2 * i] ^= (uint32_t)r;

@@ -2,8 +2,10 @@
 #include "kernel.h"
 
 /* Eight bytes per step for the bulk: under TCG each iteration of a rep string instruction costs
- * about the same whatever its width, so movsq/stosq are eight times faster than the byte forms. */
-void *memcpy(void *dst, const void *src, size_t n) {
+ * about the same whatever its width, so movsq/stosq are eight times faster than the byte forms.
+ * Never inlined: under TCG a rep instruction ends a translated block, so each inlined copy would
+ * cost two more blocks to translate at every boot, where calls share one translation. */
+__attribute__((noinline)) void *memcpy(void *dst, const void *src, size_t n) {
     void *d = dst;
     size_t words = n / 8, rest = n % 8;
     __asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(words) : : "memory");
@@ -21,7 +23,7 @@ void *memmove(void *dst, const void *src, size_t n) {
     return dst;
 }
 
-void *memset(void *dst, int c, size_t n) {
+__attribute__((noinline)) void *memset(void *dst, int c, size_t n) {
     void *d = dst;
     size_t words = n / 8, rest = n % 8;
     uint64_t pattern = 0x0101010101010101ULL * (uint8_t)c;

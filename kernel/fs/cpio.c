@@ -215,7 +215,7 @@ static long add_member(struct inode *dir, const char *name, const struct cpio_hd
 
 static bool supported_type(uint32_t mode)
 {
-    return S_ISREG(mode) || S_ISDIR(mode) || S_ISLNK(mode);
+    return S_ISREG(mode) | S_ISDIR(mode) | S_ISLNK(mode);
 }
 
 /* Copies a member's name and normalizes it; NULL when it does not fit. */
@@ -234,19 +234,26 @@ static char *member_name(const char *raw, size_t namelen)
 static long add_entry(const char *raw, size_t namelen, const struct cpio_hdr *h,
                       const uint8_t *data, size_t off, bool build)
 {
-    char *name = member_name(raw, namelen);
+    /* The check reads a plain name (no leading "/" or ".", no trailing "/") where it lies; the
+     * build cuts names into pieces, so it works on a normalized copy. */
+    bool plain = !build & (namelen < PATH_MAX_LEN) & (raw[0] != '/') & (raw[0] != '.') &
+                 (raw[namelen ? namelen - 1 : 0] != '/');
+    char *copy = plain ? NULL : member_name(raw, namelen);
+    const char *name = plain ? raw : copy;
     if (!name)
         return bad("name too long", off);
     if (has_dotdot(name))
         return bad("name with \"..\"", off);
     bool root = !*name || strcmp(name, ".") == 0;
     if (!build) {
-        if (!root && !supported_type(h->mode))
+        /* Joined with & and |: one branch each (each branch taken is translation work under
+         * TCG, and this runs at every boot). */
+        bool supported = supported_type(h->mode);
+        if (!root & !supported)
             kprintf("unikit: initrd: skipping \"%s\" (mode %o: not a file, directory or symlink)\n",
                     name, h->mode);
-        if (S_ISLNK(h->mode) || (S_ISREG(h->mode) && h->nlink > 1))
-            archive_plain = false;
-        if (!root && supported_type(h->mode) && strcmp(name, fs_exe_path() + 1) == 0) {
+        archive_plain &= !S_ISLNK(h->mode) & !(S_ISREG(h->mode) & (h->nlink > 1));
+        if (!root & supported && strcmp(name, fs_exe_path() + 1) == 0) {
             exe_in_place = S_ISREG(h->mode);
             exe_data = h->filesize ? data : (const uint8_t *)"";
             exe_size = h->filesize;
@@ -264,7 +271,7 @@ static long add_entry(const char *raw, size_t namelen, const struct cpio_hdr *h,
         return 0;
     struct inode *dir;
     const char *last;
-    long r = make_parents(name, &dir, &last);
+    long r = make_parents(copy, &dir, &last);
     if (r == -ENOTDIR)
         return bad("a parent of a member is not a directory", off);
     if (r == 0)
@@ -371,13 +378,9 @@ void fs_tree_ready(void)
         vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD);
 }
 
-bool fs_find_in_archive(const char *path, const void **data, size_t *size)
+bool fs_program_in_place(const void **data, size_t *size)
 {
     if (fs_root || !archive_plain || !exe_in_place)
-        return false;
-    while (*path == '/')
-        path++;
-    if (strcmp(path, fs_exe_path() + 1) != 0)
         return false;
     *data = exe_data;
     *size = exe_size;

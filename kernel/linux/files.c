@@ -121,29 +121,29 @@ static long positioned_io(long fd, long buf, long count, long off, bool write)
 long sys_pread64(long fd, long buf, long count, long off) { return positioned_io(fd, buf, count, off, false); }
 long sys_pwrite64(long fd, long buf, long count, long off) { return positioned_io(fd, buf, count, off, true); }
 
-/* Copies and checks an iovec array; the caller frees *out. */
-static long get_iov(long uiov, long iovcnt, struct linux_iovec **out)
+#define SMALL_IOV 8   /* iovec arrays up to this long are copied to the stack (stdio uses 2) */
+
+/* Copies and checks an iovec array into `small` (iovcnt <= SMALL_IOV) or a new allocation;
+ * the caller frees *out when it is not `small`. */
+static long get_iov(long uiov, long iovcnt, struct linux_iovec *small, struct linux_iovec **out)
 {
     if (iovcnt < 0 || iovcnt > MAX_IOV)
         return -EINVAL;
     size_t bytes = (size_t)iovcnt * sizeof(struct linux_iovec);
-    struct linux_iovec *iov = kmalloc(bytes ? bytes : 1);
+    struct linux_iovec *iov = iovcnt <= SMALL_IOV ? small : kmalloc(bytes);
     if (!iov)
         return -ENOMEM;
-    if (copy_from_user(iov, (uint64_t)uiov, bytes)) {
-        kfree(iov);
-        return -EFAULT;
-    }
+    long r = copy_from_user(iov, (uint64_t)uiov, bytes) ? -EFAULT : 0;
     uint64_t total = 0;
-    for (long i = 0; i < iovcnt; i++) {
+    for (long i = 0; i < iovcnt && !r; i++) {
         total += iov[i].iov_len;
-        if ((int64_t)iov[i].iov_len < 0 || (int64_t)total < 0) {
-            kfree(iov);
-            return -EINVAL;
-        }
+        if ((int64_t)iov[i].iov_len < 0 || (int64_t)total < 0)
+            r = -EINVAL;
     }
+    if (r && iov != small)
+        kfree(iov);
     *out = iov;
-    return 0;
+    return r;
 }
 
 static long vector_io(long fd, long uiov, long iovcnt, bool write)
@@ -151,8 +151,8 @@ static long vector_io(long fd, long uiov, long iovcnt, bool write)
     struct file *f = getf(fd);
     if (!f)
         return -EBADF;
-    struct linux_iovec *iov;
-    long r = get_iov(uiov, iovcnt, &iov);
+    struct linux_iovec small[SMALL_IOV], *iov;
+    long r = get_iov(uiov, iovcnt, small, &iov);
     if (r)
         return r;
     long total = 0;
@@ -168,7 +168,8 @@ static long vector_io(long fd, long uiov, long iovcnt, bool write)
         if ((size_t)r < len)
             break;
     }
-    kfree(iov);
+    if (iov != small)
+        kfree(iov);
     return total;
 }
 

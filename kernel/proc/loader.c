@@ -88,23 +88,23 @@ static long load_segments(const char *prog, const uint8_t *data, size_t size, co
     *top = 0;
     *phdr_va = 0;
     for (int i = 0; i < h->phnum; i++) {
-        if (ph[i].type == PT_INTERP)
-            return fail(prog, "dynamically linked: not supported yet; link it statically");
-        if (ph[i].type == PT_PHDR)
-            *phdr_va = base + ph[i].vaddr;
-    }
-    for (int i = 0; i < h->phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
+        if (p->type == PT_INTERP)   /* it comes before the segments it would need */
+            return fail(prog, "dynamically linked: not supported yet; link it statically");
+        if (p->type == PT_PHDR)
+            *phdr_va = base + p->vaddr;
         if (p->type != PT_LOAD || p->memsz == 0)
             continue;
-        if (p->filesz > p->memsz || p->offset > size || size - p->offset < p->filesz)
+        /* Conditions joined with | and &: one branch each, not one per comparison. */
+        if ((p->filesz > p->memsz) | (p->offset > size) | (size - p->offset < p->filesz))
             return fail(prog, "truncated ELF: a segment lies past the end of the file");
         uint64_t start = base + p->vaddr, end = start + p->memsz;
-        if (end < start || start < MMAP_BOTTOM || end > MMAP_TOP)
+        if ((end < start) | (start < MMAP_BOTTOM) | (end > MMAP_TOP))
             return fail(prog, "a segment lies outside the program's address range");
         for (int j = 0; j < i; j++) {
             const struct elf64_phdr *q = &ph[j];
-            if (q->type == PT_LOAD && q->memsz && p->vaddr < q->vaddr + q->memsz && q->vaddr < p->vaddr + p->memsz)
+            if ((q->type == PT_LOAD) & (q->memsz != 0) & (p->vaddr < q->vaddr + q->memsz) &
+                (q->vaddr < p->vaddr + p->memsz))
                 return fail(prog, "ELF segments overlap");
         }
         /* Neighbouring segments may share a page: that page gets both permissions. */
@@ -142,6 +142,12 @@ static long load_segments(const char *prog, const uint8_t *data, size_t size, co
     return 0;
 }
 
+/* The i-th string the stack holds besides the program's path: the arguments, then the
+ * environment. */
+static const char *stack_string(const struct boot_config *cfg, int i) {
+    return i < cfg->argc ? cfg->argv[i] : cfg->envp[i - cfg->argc];
+}
+
 /* Puts the string s below *sp in the stack image (whose first byte is user address low);
  * returns its user address. */
 static uint64_t push_string(uint8_t *img, uint64_t low, uint64_t *sp, const char *s) {
@@ -152,44 +158,38 @@ static uint64_t push_string(uint8_t *img, uint64_t low, uint64_t *sp, const char
 }
 
 /* Writes the initial stack below STACK_TOP; returns the program's starting stack pointer. The
- * stack is assembled in a kernel buffer and copied in one go (fewer distinct code paths: under
- * TCG each one costs translation time at every boot). */
+ * layout is computed first, then the stack is assembled in a kernel buffer and copied in one go
+ * (fewer distinct code paths: under TCG each one costs translation time at every boot). */
 static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *h, uint64_t base,
                         uint64_t phdr_va, uint64_t *sp_out) {
     if (vm_insert(STACK_TOP - USER_STACK_SIZE, STACK_TOP, PROT_READ | PROT_WRITE, VMA_STACK))
         return -ENOMEM;
     enum { NAUXV = 19 };
-    size_t words = 1 + (size_t)cfg->argc + 1 + (size_t)cfg->envc + 1 + 2 * NAUXV;
-    size_t len = strlen(cfg->prog) + 1 + sizeof "x86_64" + 16 + 16 + words * 8 + 16;
-    for (int i = 0; i < cfg->argc + cfg->envc; i++)
-        len += strlen(i < cfg->argc ? cfg->argv[i] : cfg->envp[i - cfg->argc]) + 1;
-    len = ALIGN_UP(len, 16);
-    uint64_t low = STACK_TOP - len;
-    uint8_t *img = kzalloc(len);   /* zeroed: the padding reaches the program */
-    uint64_t *ptrs = kmalloc(sizeof(uint64_t) * (size_t)(cfg->argc + cfg->envc + 2));
-    if (!img || !ptrs) {
-        kfree(img);
-        kfree(ptrs);
+    int nstrings = cfg->argc + cfg->envc;
+    size_t words = 1 + (size_t)nstrings + 2 + 2 * NAUXV;   /* argc, argv, NULL, envp, NULL, auxv */
+    size_t string_bytes = strlen(cfg->prog) + 1 + sizeof "x86_64";
+    for (int i = 0; i < nstrings; i++)
+        string_bytes += strlen(stack_string(cfg, i)) + 1;
+    /* From the top: the strings, 16 random bytes (16-aligned), the words (argc 16-aligned). */
+    uint64_t random_va = ALIGN_DOWN(STACK_TOP - string_bytes, 16) - 16;
+    uint64_t sp = ALIGN_DOWN(random_va - words * 8, 16);
+    uint8_t *img = kzalloc(STACK_TOP - sp);   /* zeroed: the padding reaches the program */
+    if (!img)
         return -ENOMEM;
-    }
-    /* Strings first, at the top: the program's path, the environment, the arguments. */
-    uint64_t sp = STACK_TOP;
-    uint64_t execfn = push_string(img, low, &sp, cfg->prog);
-    for (int i = cfg->argc + cfg->envc - 1; i >= 0; i--)
-        ptrs[i] = push_string(img, low, &sp, i < cfg->argc ? cfg->argv[i] : cfg->envp[i - cfg->argc]);
-    uint64_t platform = push_string(img, low, &sp, "x86_64");
-    sp = ALIGN_DOWN(sp, 16) - 16;
-    uint64_t random_va = sp;
-    random_startup_bytes(img + (sp - low));
+    uint64_t *w = (uint64_t *)img;
+    w[0] = (uint64_t)cfg->argc;
+    /* The program's path at the very top, then the environment and the arguments, each one's
+     * address in its slot (argv[i] at w[1 + i], envp[j] at w[2 + argc + j]; the NULLs stay 0). */
+    uint64_t at = STACK_TOP;
+    uint64_t execfn = push_string(img, sp, &at, cfg->prog);
+    for (int i = nstrings - 1; i >= 0; i--)
+        w[1 + i + (i >= cfg->argc)] = push_string(img, sp, &at, stack_string(cfg, i));
+    uint64_t platform = push_string(img, sp, &at, "x86_64");
+    random_startup_bytes(img + (random_va - sp));
 
-    sp = ALIGN_DOWN(sp - words * 8, 16);   /* argc must sit on a 16-byte boundary */
-    uint64_t *w = (uint64_t *)(img + (sp - low));
-    /* argc, argv[], NULL, envp[], NULL (ptrs holds argv then envp), then auxv. */
-    *w++ = (uint64_t)cfg->argc;
-    for (int i = 0; i < cfg->argc + cfg->envc + 2; i++)
-        *w++ = i == cfg->argc || i == cfg->argc + cfg->envc + 1 ? 0 : ptrs[i - (i > cfg->argc)];
-    /* The types from a table, then the ten values that are not 0 (img is zeroed): fewer
-     * instructions to translate than an initialized array of pairs. */
+    /* The auxv types from a table, then the ten values that are not 0: fewer instructions to
+     * translate than an initialized array of pairs. */
+    w += 1 + nstrings + 2;
     static const uint8_t auxv_types[NAUXV] = {
         AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_HWCAP, AT_CLKTCK, AT_EXECFN,
         AT_PLATFORM, AT_BASE, AT_FLAGS, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_HWCAP2, AT_NULL,
@@ -206,8 +206,7 @@ static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *
     w[15] = 100;   /* AT_CLKTCK */
     w[17] = execfn;
     w[19] = platform;
-    bool copied = copy_into(sp, img + (sp - low), STACK_TOP - sp);
-    kfree(ptrs);
+    bool copied = copy_into(sp, img, STACK_TOP - sp);
     kfree(img);
     *sp_out = sp;
     return copied ? 0 : -ENOMEM;
@@ -216,7 +215,7 @@ static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *
 long load_program(const struct boot_config *cfg, struct loaded_program *out) {
     const void *file;
     size_t size;
-    long err = fs_map_file(cfg->prog, &file, &size);
+    long err = fs_map_program(&file, &size);
     if (err) {
         kprintf("unikit: cannot run %s: %s\n", cfg->prog,
                 err == -ENOENT ? "no such file in the image" : "cannot read the file");

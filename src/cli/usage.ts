@@ -40,7 +40,7 @@ usage:
       user networking unless the image's kernel serves no socket call. --fast (with an ELF): its syscall sites
       rewritten into direct calls, in ring 0. --listen/--egress replace the image's network
       policy; ports -p forwards count as declared; with no egress (and no UDP -p) QEMU also runs
-      restrict=on.
+      restrict=on; with --net tap the host also fences the tap by it (nftables, when installed).
   unikit inspect <image-dir> [--json]
       show what an image holds
   unikit analyze <elf> [--json]

@@ -9,14 +9,14 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { projectRoot } from '../project/index.js';
-import { type Accel, type AccelRequest, hostTscKhz, resolveAccel } from '../vmm/index.js';
+import { type Accel, type AccelRequest, hostTscKhz, reapStaleFences, resolveAccel } from '../vmm/index.js';
 import { type ApiHandler, buildApi } from './api.js';
 import { FleetError } from './errors.js';
 import { type FleetPaths, SOCKET_PATH_MAX, fleetPaths } from './paths.js';
 import { hostMemory } from './procfs.js';
 import { Store } from './store.js';
 import { Supervisor } from './supervisor.js';
-import { hostForwards } from './tenant-net.js';
+import { tenantIsolationNote } from './tenant-net.js';
 
 /** What a module running inside unikitd (the orchestrator) gets: the daemon's state and lifecycle. */
 export interface ExtensionContext {
@@ -124,7 +124,10 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<RunningDaemon>
     log(`reconciled: ${reconciled.adopted} adopted, ${reconciled.ended} ended while away, ${reconciled.orphansKilled} orphans killed, ${reconciled.restarted} restarted`);
   }
   supervisor.run();
-  if (hostForwards()) log('net.ipv4.ip_forward is 1: the host routes between tenants\' tap subnets (each tenant still has its own bridge); set it to 0 to keep tenants apart at layer 3 too');
+  // Host fences a crash left behind go now (their VMs are gone); then say what keeps tenants apart.
+  await reapStaleFences();
+  const isolation = tenantIsolationNote();
+  if (isolation) log(isolation);
   const extensions: DaemonExtension[] = [];
   for (const start of o.extensions ?? []) extensions.push(await start({ store, supervisor, paths, log }));
 

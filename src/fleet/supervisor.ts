@@ -265,7 +265,11 @@ export class Supervisor {
       // kernel flags of the image's level.
       const { image: verified, signature } = await loadVerifiedImage(image.dir, await trustedKeysFor(this.o.paths, row.tenant));
       if (this.o.requireSigned && !signature) throw unsignedRefusal(`the image ${image.name}`);
-      if (row.network === 'tap') tap = await this.leaseTap(row);
+      // A deployment's policy, else the one the image records (build --listen/--egress, covered
+      // by its signature), with the ports forwarded to it declared as `unikit run` does.
+      const networkPolicy = this.networkPolicyOf?.(row) ?? recordedPolicy(verified.manifest.network?.policy, row);
+      // On a tap the host fences the policy too (src/vmm/fence.ts), from before QEMU starts.
+      if (row.network === 'tap') tap = await this.leaseTap(row, networkPolicy);
       launched = launchDetached({
         flags: bootFlags(verified.manifest),
         kernel: `${image.dir}/kernel.elf`,
@@ -286,9 +290,7 @@ export class Supervisor {
         tbSizeMiB: this.o.tbSizeMiB,
         network: tap ? { mode: 'tap', netdev: tap.netdev, mac: tap.mac, ip: tap.ip, prefix: tap.prefix, gateway: tap.gateway }
           : row.network === 'user' ? { mode: 'user', ports: row.ports } : { mode: 'none' },
-        // A deployment's policy, else the one the image records (build --listen/--egress, covered
-        // by its signature), with the ports forwarded to it declared as `unikit run` does.
-        networkPolicy: this.networkPolicyOf?.(row) ?? recordedPolicy(verified.manifest.network?.policy, row),
+        networkPolicy,
         qemuBinary: this.o.qemuBinary,
       });
     } catch (e) {
@@ -328,13 +330,13 @@ export class Supervisor {
   }
 
   /** An address on the instance's tenant's own bridge (made when missing). */
-  private async leaseTap(row: InstanceRow): Promise<TapLease> {
+  private async leaseTap(row: InstanceRow, policy: NetworkPolicy | undefined): Promise<TapLease> {
     const tenant = this.o.store.getTenant(row.tenant);
     if (!tenant) throw new FleetError('NOT_FOUND', `the tenant ${row.tenant} of ${row.name} is gone`);
     if (tenant.netIndex > MAX_NET_INDEX) {
       throw new FleetError('BAD_REQUEST', `tenant ${tenant.name} has network number ${tenant.netIndex}: tap networks exist for the first ${MAX_NET_INDEX + 1} tenants only; use network "user"`);
     }
-    return acquireTap(TAP_STATE_DIR, tapNetworkOf(tenantNetwork(tenant.name, tenant.netIndex)));
+    return acquireTap(TAP_STATE_DIR, tapNetworkOf(tenantNetwork(tenant.name, tenant.netIndex)), { policy });
   }
 
   private newLive(id: string, pid: number, pidStart: number | null, spawnedAtMs: number, t: Ticket, adopted: boolean): Live {

@@ -2,10 +2,12 @@
  * Each tenant's tap network in unikitd: a bridge of its own, `uk-<tenant>`, with its own subnet,
  * 10.78.<n>.0/24 (n, 0..255, is the tenant's network number, chosen when the tenant is made).
  * Tenants' VMs sit on different bridges, so no frame passes between them; and the host does not
- * route between the bridges while net.ipv4.ip_forward is 0 (unikitd warns when it is not).
+ * route between the bridges: where nftables can be used, src/vmm/fence.ts drops what it would
+ * forward from one unikit bridge to another (table inet unikit, made with each bridge), whatever
+ * net.ipv4.ip_forward says; without nftables, only while ip_forward is 0 (unikitd warns).
  */
 import { readFileSync } from 'node:fs';
-import { type TapNetwork, removeTapNetwork } from '../vmm/index.js';
+import { type TapNetwork, fenceUnavailable, removeTapNetwork } from '../vmm/index.js';
 
 export const TENANT_NET_BASE = [10, 78] as const;
 /** A tenant's network number is its subnet's third octet. */
@@ -56,4 +58,15 @@ export function hostForwards(): boolean {
   } catch {
     return false;
   }
+}
+
+/** What unikitd should tell the operator about keeping tenants' tap networks apart, if anything. */
+export function tenantIsolationNote(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined; // no tap networks without root
+  const why = fenceUnavailable();
+  if (!why) return undefined;
+  const base = `no host network fence (${why}): tap network policies are enforced by the guest kernels only`;
+  return hostForwards()
+    ? `${base}, and net.ipv4.ip_forward is 1: the host routes between tenants' tap subnets (each tenant still has its own bridge); set it to 0 or install nftables to keep tenants apart at layer 3 too`
+    : base;
 }

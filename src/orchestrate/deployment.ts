@@ -11,14 +11,15 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import {
   type AuditEntry, FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, checkQuota, instanceFiles,
 } from '../fleet/index.js';
 import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
-import { Front } from './front.js';
+import { type Backend, Front } from './front.js';
+import { waitReady } from './rollout.js';
 import type { DeploymentRow, DeploymentStore, ServiceSpec } from './store.js';
 
 /** The audit log's actor for what the orchestrator decides by itself. */
@@ -181,21 +182,46 @@ export class Deployment {
   private async boot(s: ServiceRuntime, row: InstanceRow, serve: boolean): Promise<InstanceRow> {
     const { store, supervisor, paths } = this.ctx;
     const { id, ports } = row;
-    const service = s.spec.name;
+    const where = `service ${s.spec.name}: instance ${row.name}${s.port !== null ? ` (port ${s.port})` : ''}`;
     mkdirSync(instanceFiles(paths, id).dir, { recursive: true });
     const ran = await supervisor.start(id, { wait: true, waitMs: 120_000, actor: ORCHESTRATOR });
     if (ran.state !== 'running') {
-      const why = ran.exitDetail ?? ran.exitReason ?? ran.state;
-      throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} did not start (${ran.state}${ran.exitStatus !== null ? `, status ${ran.exitStatus}` : ''}: ${why})`);
+      // A program that ran and ended at once, and one that never ran, are told apart.
+      if (ran.bootedAt === null) throw new FleetError('START_FAILED', `${where}: did not start (${howEnded(ran)})`);
+      throw new FleetError('START_FAILED', `${where}: it ended ${s.port !== null ? 'before it accepted connections' : 'at once'} (${howEnded(ran)})`);
     }
     const endpoint = ports.find((p) => p.guestPort === s.port);
     if (endpoint && s.front) {
-      await waitAccepting(endpoint.hostPort, READY_TIMEOUT_MS, () => store.getInstance(id)?.state === 'running').catch((e: Error) => {
-        throw new FleetError('START_FAILED', `service ${service}: instance ${row.name} ${e.message} on port ${s.port}`);
+      const backend = { id, host: FRONT_HOST, port: endpoint.hostPort };
+      await this.untilServing(backend).catch((e: Error) => {
+        throw new FleetError('START_FAILED', `${where}: ${e.message}`);
       });
-      if (serve) s.front.add({ id, host: FRONT_HOST, port: endpoint.hostPort });
+      if (serve) s.front.add(backend);
     }
     return store.getInstance(id) ?? ran;
+  }
+
+  /**
+   * Resolves once the instance's program accepts on its port (rollout's waitReady), fails at
+   * once when the instance ends before that.
+   */
+  private async untilServing(b: Backend): Promise<void> {
+    const { store, supervisor } = this.ctx;
+    const live = (r: InstanceRow | undefined): boolean => r !== undefined && (r.state === 'running' || r.state === 'starting');
+    const ended = (r: InstanceRow | undefined): Error => new Error(`it ended before it accepted connections${r ? ` (${howEnded(r)})` : ''}`);
+    const now = store.getInstance(b.id);
+    if (!live(now)) throw ended(now);
+    let settled = false;
+    // No await between the check above and this: an end cannot slip in between.
+    const end = supervisor.waitFor(b.id, (r) => settled || !live(r), READY_TIMEOUT_MS).then((r) => {
+      if (!settled && !live(r)) throw ended(r);
+    });
+    try {
+      await Promise.race([waitReady(b, READY_TIMEOUT_MS), end]);
+    } finally {
+      settled = true;
+      end.catch(() => undefined);
+    }
   }
 
   /** Takes the instance out of the front (draining its connections), stops and removes it. */
@@ -249,6 +275,11 @@ export class Deployment {
   }
 }
 
+/** "exited, status 0: exit": how an instance that stopped running ended. */
+function howEnded(r: InstanceRow): string {
+  return `${r.state}${r.exitStatus !== null ? `, status ${r.exitStatus}` : ''}: ${r.exitDetail ?? r.exitReason ?? 'no reason recorded'}`;
+}
+
 /** The port clients of a service reach: its endpoint capability's, else the first it declares. */
 export function endpointPort(spec: ServiceSpec): number | null {
   return spec.endpointPort ?? spec.ports[0] ?? null;
@@ -262,39 +293,6 @@ export function freePort(): Promise<number> {
     srv.listen(0, FRONT_HOST, () => {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Waits until the guest accepts on the forwarded port. QEMU's forwarder accepts every host
- * connection at once and closes it when the guest refuses, so a connection that stays open a
- * moment is one the program took.
- */
-async function waitAccepting(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive()) throw new Error('ended before it accepted connections');
-    if (await heldOpen(port, 300)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`did not accept connections within ${timeoutMs / 1000} s`);
-}
-
-function heldOpen(port: number, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: FRONT_HOST, port });
-    let timer: NodeJS.Timeout | undefined;
-    const done = (ok: boolean): void => {
-      if (timer) clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.once('error', () => done(false));
-    sock.once('close', () => done(false));
-    sock.once('end', () => done(false));
-    sock.once('connect', () => {
-      timer = setTimeout(() => done(true), ms);
     });
   });
 }

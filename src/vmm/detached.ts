@@ -55,7 +55,8 @@ export interface DetachedVmOptions {
   /**
    * Enforced by the guest kernel, as runVm's option: binds only to `listen` ports, egress only to
    * `egress` targets; forwards to other guest ports are not made (see userNetworkFor), and an
-   * empty `egress` (with no UDP forward) adds QEMU's restrict=on. Known at deploy time, so not part of the image.
+   * empty `egress` (with no UDP forward) adds QEMU's restrict=on; on a tap, the lease carries the
+   * host's fence (acquireTap with the policy). Known at deploy time, so not part of the image.
    */
   networkPolicy?: NetworkPolicy;
   qemuBinary?: string;

@@ -25,6 +25,7 @@ export {
 } from './net.js';
 export type { NetMode, VmNetwork } from './net.js';
 export type { EgressTarget, NetworkPolicy } from '../abi/index.js';
-export { acquireTap, tapUnavailable, tapName, removeTapNetwork, TAP_NET, TAP_STATE_DIR, DEFAULT_TAP_NETWORK } from './tap.js';
+export { fenceUnavailable, fenceDrops, fencedTaps, tapFenceScript } from './fence.js';
+export { acquireTap, reapStaleFences, tapUnavailable, tapName, removeTapNetwork, TAP_NET, TAP_STATE_DIR, DEFAULT_TAP_NETWORK } from './tap.js';
 export type { TapNetwork } from './tap.js';
-export type { TapLease } from './tap.js';
+export type { TapLease, TapFenceRequest } from './tap.js';

@@ -14,10 +14,15 @@
  *   reaped by the next allocation.
  * - Other networks (TapNetwork: unikitd's bridge per tenant, a /24 each) work the same way with
  *   their own bridge, leases (leases-BRIDGE), ifup script and tap names.
+ * - Where nftables can be used (root, nft installed), the host fences (fence.ts): a tap leased
+ *   with a network policy gets its rules before QEMU starts, removed with the lease (or reaped
+ *   with a dead lease), and every bridge is kept from routing to the other unikit bridges.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NetworkPolicy } from '../abi/index.js';
+import { fenceUnavailable, installTapFence, isolateBridge, reapTapFences, removeTapFences, unisolateBridge } from './fence.js';
 import { NetworkUnavailableError } from './net.js';
 
 export const TAP_NET = { bridge: 'unikit0', host: '10.77.0.1', prefix: 16, base: [10, 77] } as const;
@@ -54,6 +59,11 @@ export interface TapLease {
   mac: string;
   /** The -netdev value. */
   netdev: string;
+  /**
+   * Whether the host fences the tap by the network policy it was leased with (fence.ts); when a
+   * policy was given but the fence cannot be made, why (the guest kernel is then the only fence).
+   */
+  fence: { on: true } | { on: false; why?: string };
   /** Records QEMU's pid in the lease (a lease lives while either process does). */
   setQemuPid(pid: number): void;
   /** Gives the address back; idempotent, synchronous (safe in an exit handler). */
@@ -74,8 +84,16 @@ export function tapUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Leases an address and prepares the bridge; the caller must release() the lease. */
-export async function acquireTap(dir: string = TAP_STATE_DIR, net: TapNetwork = DEFAULT_TAP_NETWORK): Promise<TapLease> {
+export interface TapFenceRequest {
+  /** The guest's network policy, enforced on the tap by the host too (when nftables can be used). */
+  policy?: NetworkPolicy;
+  /** false: no host fence even with a policy (tests that show the kernel's fence alone). */
+  hostFence?: boolean;
+}
+
+/** Leases an address and prepares the bridge (and the tap's host fence, for a policy); the
+ * caller must release() the lease. */
+export async function acquireTap(dir: string = TAP_STATE_DIR, net: TapNetwork = DEFAULT_TAP_NETWORK, fenceFor: TapFenceRequest = {}): Promise<TapLease> {
   const why = tapUnavailable();
   if (why) throw new NetworkUnavailableError(why);
   const isDefault = net.bridge === DEFAULT_TAP_NETWORK.bridge;
@@ -102,13 +120,29 @@ export async function acquireTap(dir: string = TAP_STATE_DIR, net: TapNetwork = 
   const file = join(leases, String(index));
   const tap = tapNameIn(net, index);
   const octets = net.prefix === 16 ? [...net.base, index >> 8, index & 255] : [...net.base, index];
+  const mac = `52:54:${octets.map(hex).join(':')}`;
+  let fence: TapLease['fence'] = { on: false };
+  if (fenceFor.policy && fenceFor.hostFence !== false) {
+    const why = fenceUnavailable();
+    if (why) fence = { on: false, why };
+    else {
+      try {
+        installTapFence({ tap, ip: octets.join('.'), mac }, fenceFor.policy);
+        fence = { on: true };
+      } catch (e) {
+        rmSync(file, { force: true });
+        throw e;
+      }
+    }
+  }
   let released = false;
   return {
     tap,
     ip: octets.join('.'),
     prefix: net.prefix,
     gateway: net.host,
-    mac: `52:54:${octets.map(hex).join(':')}`,
+    mac,
+    fence,
     netdev: `tap,id=n0,ifname=${tap},script=${script},downscript=no`,
     setQemuPid(pid) {
       const lease = readLease(file);
@@ -119,6 +153,7 @@ export async function acquireTap(dir: string = TAP_STATE_DIR, net: TapNetwork = 
       released = true;
       const lease = readLease(file);
       if (lease && lease.ownerPid === process.pid) rmSync(file, { force: true });
+      if (fence.on) removeTapFences([tap]);
       // QEMU's tap goes with QEMU; one left behind (QEMU still closing, a persistent tap) goes now.
       if (existsSync(`/sys/class/net/${tap}`)) ip(['link', 'del', tap], true);
     },
@@ -136,6 +171,7 @@ export function removeTapNetwork(net: TapNetwork, dir: string = TAP_STATE_DIR): 
     if (readdirSync(`${sys}/brif`).length > 0) return false;
     ip(['link', 'del', net.bridge], true);
   }
+  unisolateBridge(net.bridge);
   const leases = join(dir, `leases-${net.bridge}`);
   if (existsSync(leases) && readdirSync(leases).length === 0) rmSync(leases, { recursive: true, force: true });
   rmSync(join(dir, `ifup-${net.bridge}.sh`), { force: true });
@@ -170,7 +206,30 @@ function reapStale(leases: string, net: TapNetwork): Set<number> {
   for (const link of listLinks()) {
     if (link.startsWith(net.tapPrefix) && !liveTaps.has(link)) ip(['link', 'del', link], true);
   }
+  reapTapFences(net.tapPrefix, liveTaps);
   return live;
+}
+
+/**
+ * Removes the host fences of taps that no live lease holds, on every network (unikitd calls it at
+ * start, after reconciliation: a fence outlives a crashed unikit until then or the next lease).
+ */
+export async function reapStaleFences(dir: string = TAP_STATE_DIR): Promise<void> {
+  if (fenceUnavailable() || !existsSync(dir)) return;
+  const unlock = await lock(join(dir, 'lock'));
+  try {
+    const live = new Set<string>();
+    for (const name of readdirSync(dir)) {
+      if (name !== 'leases' && !name.startsWith('leases-')) continue;
+      for (const entry of readdirSync(join(dir, name))) {
+        const lease = readLease(join(dir, name, entry));
+        if (lease && (pidAlive(lease.ownerPid) || (lease.qemuPid !== undefined && pidAlive(lease.qemuPid)))) live.add(lease.tap);
+      }
+    }
+    reapTapFences('', live);
+  } finally {
+    unlock();
+  }
 }
 
 function ensureBridge(net: TapNetwork): void {
@@ -181,6 +240,7 @@ function ensureBridge(net: TapNetwork): void {
   const addrs = ip(['-o', '-4', 'addr', 'show', 'dev', bridge]);
   if (!addrs.includes(` ${host}/${prefix} `)) ip(['addr', 'add', `${host}/${prefix}`, 'dev', bridge]);
   ip(['link', 'set', bridge, 'up']);
+  if (!fenceUnavailable()) isolateBridge(bridge);
 }
 
 function ifupScript(bridge: string): string {

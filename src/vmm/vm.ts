@@ -19,7 +19,7 @@ import {
 import { KlogReader, isKnownReason } from './klog.js';
 import { type VmNetwork, NetworkUnavailableError, USER_NET, checkHostPortsFree, nicArgs, userNetworkFor } from './net.js';
 import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
-import { type TapLease, acquireTap } from './tap.js';
+import { DEFAULT_TAP_NETWORK, TAP_STATE_DIR, type TapLease, acquireTap } from './tap.js';
 import { hostTscKhz } from './tsc.js';
 
 const HAVE_SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].some((p) => existsSync(p));
@@ -76,6 +76,12 @@ export interface VmOptions {
    * `-p` ports declared add them to `listen` first (withListenPorts).
    */
   networkPolicy?: NetworkPolicy;
+  /**
+   * Tests only: which fences enforce `networkPolicy` (both by default). `guest: false` boots
+   * without the kernel's `netpolicy` flag, `host: false` leases the tap without the host's fence
+   * (fence.ts), so that each can be shown to hold on its own.
+   */
+  networkPolicyFences?: { guest?: boolean; host?: boolean };
   /** Stops the VM when aborted (runVm then rejects with VmInterruptedError). */
   signal?: AbortSignal;
   /**
@@ -111,6 +117,15 @@ export interface VmResult {
 
 export const DEFAULT_QEMU = 'qemu-system-x86_64';
 
+let fenceMissingSaid = false;
+
+/** Once per process: a tap policy that only the guest kernel enforces (no nftables here). */
+function sayFenceMissingOnce(say: (line: string) => void, why: string): void {
+  if (fenceMissingSaid) return;
+  fenceMissingSaid = true;
+  say(`unikit: network policy: no host fence on the tap (${why}): the guest kernel alone enforces it`);
+}
+
 /** Runs the VM to its end. Rejects with a VmmError (status 125, or 128+N when interrupted). */
 export async function runVm(o: VmOptions): Promise<VmResult> {
   const say = o.onMessage ?? ((): void => undefined);
@@ -123,9 +138,13 @@ export async function runVm(o: VmOptions): Promise<VmResult> {
   const qemu = o.qemuBinary ?? DEFAULT_QEMU;
   if (!executableExists(qemu)) throw new QemuMissingError(qemu);
   const accel = resolveAccel(o.accel ?? 'auto', say);
-  const tap = network.mode === 'tap' ? await acquireTap() : undefined;
+  const tap = network.mode === 'tap'
+    ? await acquireTap(TAP_STATE_DIR, DEFAULT_TAP_NETWORK, { policy: o.networkPolicy, hostFence: o.networkPolicyFences?.host })
+    : undefined;
   try {
     if (tap) say(`unikit: network: guest ${tap.ip}/${tap.prefix} on ${tap.tap} (bridge unikit0, host ${tap.gateway})`);
+    if (tap && !tap.fence.on && tap.fence.why) sayFenceMissingOnce(say, tap.fence.why);
+    else if (tap?.fence.on && o.verbose) say(`unikit: network policy: the host enforces it too, on ${tap.tap} (nftables)`);
     else if (o.verbose) say(`unikit: network: ${describeNetwork(network)}`);
     if (o.networkPolicy && o.verbose) say(`unikit: network policy: ${describeNetworkPolicy(o.networkPolicy)}`);
     const bus = o.guestArgs ? 'pci' : 'mmio';
@@ -154,7 +173,7 @@ async function runQemu(
       prog: o.prog, argv: o.argv, env: o.env ?? [], cwd: o.cwd, verbose: o.verbose, flags: o.flags,
       tscKhz, realtimeNs: realtimeNs(), seed: randomBytes(32),
       net: tap ? { ip: `${tap.ip}/${tap.prefix}`, gw: tap.gateway } : undefined,
-      networkPolicy: o.networkPolicy,
+      networkPolicy: o.networkPolicyFences?.guest === false ? undefined : o.networkPolicy,
     });
     return qemuArgs({ machine, accel, memory: o.memory, kernel: o.kernel, initrd: o.initrd, cmdline });
   };

@@ -2,22 +2,28 @@
  * One bridge per tenant in tap mode (root): two tenants' apps/echo instances sit on their own
  * bridges (uk-<tenant>) in their own subnets; a host-side network namespace plugged into A's
  * bridge reaches A's echo but not B's, neither at layer 2 (B's subnet declared on-link: nobody
- * answers ARP) nor through the host (routing via A's gateway: the host does not forward).
+ * answers ARP) nor through the host (routing via A's gateway), with ip_forward 0 and, where the
+ * host fence can be made (nftables), with ip_forward 1 too (restored after). The echo image
+ * declares its port, so each instance's tap is fenced by the host while it runs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetClient, type InstanceView, type TenantView } from '../../src/fleet/index.js';
 import { buildImage } from '../../src/image/index.js';
+import { fenceUnavailable, fencedTaps } from '../../src/vmm/index.js';
 import { appPath, kernelBuilt } from '../support/run.js';
 import { type TestDaemon, startTestDaemon, until } from './support.js';
 
 const root = process.getuid?.() === 0 && existsSync('/dev/net/tun');
-const forwards = (): boolean => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
-const skip = !root || !kernelBuilt() || !existsSync(appPath('echo')) || forwards();
-if (skip) process.stderr.write('tenant bridge tests skipped: they need root, /dev/net/tun, the built kernel and apps/echo, and ip_forward 0\n');
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+const forwards = (): boolean => readFileSync(IP_FORWARD, 'utf8').trim() === '1';
+const fence = root && fenceUnavailable() === undefined;
+const skip = !root || !kernelBuilt() || !existsSync(appPath('echo')) || (forwards() && !fence);
+if (skip) process.stderr.write('tenant bridge tests skipped: they need root, /dev/net/tun, the built kernel and apps/echo, and ip_forward 0 or nftables (the host fence)\n');
+else if (!fence) process.stderr.write('tenant bridge tests: no host fence (nftables missing): isolation with ip_forward 1 not tested\n');
 
 const ns = `ukt${process.pid}`;
 const veth = `ukv${process.pid % 100000}`;
@@ -43,7 +49,7 @@ describe.skipIf(skip)('tap networks per tenant', () => {
   });
 
   it("puts each tenant's instances on its own bridge and subnet; A's side cannot reach B's instance", async () => {
-    const echo = (await buildImage({ elf: appPath('echo'), outDir: join(work, 'echo') })).dir;
+    const echo = (await buildImage({ elf: appPath('echo'), outDir: join(work, 'echo'), network: { mode: 'tap', ports: [], policy: { listen: [7], egress: [] } } })).dir;
     const nets: Record<string, TenantView['network']> = {};
     const vms: Record<string, InstanceView> = {};
     for (const t of ['net-a', 'net-b']) {
@@ -70,6 +76,8 @@ describe.skipIf(skip)('tap networks per tenant', () => {
     expect(tapsOf(na.bridge)).toHaveLength(1);
     expect(tapsOf(nb.bridge)).toHaveLength(1);
     expect(tapsOf(na.bridge)[0]).not.toBe(tapsOf(nb.bridge)[0]);
+    const taps = [...tapsOf(na.bridge), ...tapsOf(nb.bridge)];
+    if (fence) for (const tap of taps) expect(fencedTaps().has(tap)).toBe(true);
 
     // A host-side namespace on A's bridge, as a machine of tenant A's would be.
     const gwA = na.subnet.replace(/\.0\/24$/, '.1');
@@ -85,6 +93,17 @@ describe.skipIf(skip)('tap networks per tenant', () => {
     expect(echoFromNamespace(a.ip as string)).toBe('hi\n');
     // Through the host: routed to A's gateway, which does not forward to B's bridge.
     expect(echoFromNamespace(b.ip as string)).toBeUndefined();
+    if (fence) {
+      // Even when the host routes: the fence drops what it would forward between the bridges.
+      const before = readFileSync(IP_FORWARD, 'utf8');
+      try {
+        writeFileSync(IP_FORWARD, '1\n');
+        expect(echoFromNamespace(b.ip as string)).toBeUndefined();
+        expect(echoFromNamespace(a.ip as string)).toBe('hi\n');
+      } finally {
+        writeFileSync(IP_FORWARD, before);
+      }
+    }
     // At layer 2: B's subnet declared on A's link; nobody there answers for B's address.
     sh('ip', ['-n', ns, 'route', 'add', nb.subnet, 'dev', `${veth}p`]);
     expect(echoFromNamespace(b.ip as string)).toBeUndefined();
@@ -99,7 +118,9 @@ describe.skipIf(skip)('tap networks per tenant', () => {
       await c.json('DELETE', '/v1/images/echo');
     }
     spawnSync('ip', ['link', 'del', veth]);
+    for (const tap of taps) expect(fencedTaps().has(tap)).toBe(false);
     for (const t of ['net-a', 'net-b']) expect((await d.cli(['tenant', 'rm', t])).status).toBe(0);
     expect(existsSync(`/sys/class/net/${na.bridge}`)).toBe(false);
+    if (fence) expect(spawnSync('nft', ['list', 'chain', 'inet', 'unikit', `leave_${na.bridge}`]).status).not.toBe(0);
   }, 120_000);
 });

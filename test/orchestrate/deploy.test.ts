@@ -98,7 +98,7 @@ describe('unikit deploy', () => {
     ].join('\n'));
     const r = await d.cli(['deploy', file, '--tenant', 'acme'], { timeoutMs: 120_000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^unikit: service broken: instance never-ready-broken-\w+ ended before it accepted connections on port 80/m);
+    expect(r.stderr).toMatch(/^unikit: service broken: instance never-ready-broken-\w+ \(port 80\): it ended before it accepted connections/m);
     await expectNothingLeft();
   }, 120_000);
 
@@ -148,6 +148,14 @@ describe('unikit deploy', () => {
     const other = new FleetClient({ home: d.home, autoStart: false, tenant: 'other' });
     const stolen = other.json('POST', '/v1/images', { path: join(d.home, 'fleet', 'images', web?.image.id as string) });
     await expect(stolen).rejects.toThrow(/signed by key \w+, which this host does not trust/);
+
+    // unikitd killed and started again: the instances were adopted, the fronts reopen on the same ports.
+    await d.kill9();
+    await d.restart();
+    expect(await httpGet(dep.outputs.web_address as string, '/')).toEqual({ status: 200, body: '<h1>shop</h1>\n' });
+    const after = await api<DeploymentStatus>('GET', '/v1/deployments/shop');
+    expect(after.outputs).toEqual(dep.outputs);
+    expect(after.services.flatMap((s) => s.instances.map((i) => i.state))).toEqual(['running', 'running', 'running']);
 
     // A second deploy of the same name is refused without touching the first.
     const twice = await d.cli(['deploy', shop, '--tenant', 'acme']);

@@ -6,11 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { FleetError } from '../../fleet/index.js';
 import type { DeploymentStatus } from '../../orchestrate/index.js';
 import { onePositional, parseArgs } from '../args.js';
 import { connected, takeTenantOption } from '../fleet-util.js';
+import { parseInputOptions } from '../template-inputs.js';
 import { UsageError } from '../usage.js';
 
 export interface DeployIo {
@@ -51,7 +51,6 @@ export async function deployCommands(command: 'deploy' | 'undeploy' | 'status', 
   }
 }
 
-
 async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
   const p = parseArgs('deploy', argv, [{ name: 'name', kind: 'value' }, { name: 'input', kind: 'list' }, JSON_FLAG]);
   const file = onePositional('deploy', p, 'a TOSCA service template: unikit deploy <service.yaml>');
@@ -62,7 +61,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
     template,
     dir: dirname(resolve(file)),
     file: basename(file),
-    inputs: parseInputs(p.lists.get('input') ?? []),
+    inputs: parseInputOptions(p.lists.get('input') ?? []),
     ...(p.values.has('name') ? { name: p.values.get('name') } : {}),
   };
   const c = await connected();
@@ -117,21 +116,4 @@ function describe(d: DeploymentStatus): string {
     for (const [k, v] of outputs) lines.push(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
   }
   return lines.join('\n') + '\n';
-}
-
-/** --input NAME=VALUE, VALUE read as a YAML scalar (8080 is an integer, true a boolean). */
-function parseInputs(specs: readonly string[]): Record<string, unknown> {
-  const inputs: Record<string, unknown> = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad --input ${JSON.stringify(spec)}: write NAME=VALUE`);
-    let value: unknown;
-    try {
-      value = parseYaml(spec.slice(eq + 1));
-    } catch {
-      value = spec.slice(eq + 1);
-    }
-    inputs[spec.slice(0, eq)] = value ?? '';
-  }
-  return inputs;
 }

@@ -3,10 +3,9 @@
  * (and its imports) against TOSCA 1.3 and the unikit profile, without deploying anything. Every
  * problem is one line `file:line:column: key.path: message`; exit 1 when there are any.
  */
-import { parse as parseYaml } from 'yaml';
 import { type Problem, type ServiceTemplate, formatProblem, loadServiceTemplate, unikernelServices } from '../../tosca/index.js';
 import { onePositional, parseArgs } from '../args.js';
-import { UsageError } from '../usage.js';
+import { parseInputOptions } from '../template-inputs.js';
 
 export const VALIDATE_OPTIONS = [
   { name: 'json', kind: 'flag' },
@@ -16,19 +15,7 @@ export const VALIDATE_OPTIONS = [
 export async function validateCommand(argv: readonly string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const p = parseArgs('validate', argv, VALIDATE_OPTIONS);
   const file = onePositional('validate', p, 'a TOSCA service template: unikit validate <file.yaml>');
-  const inputs: Record<string, unknown> = {};
-  for (const spec of p.lists.get('input') ?? []) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad --input ${JSON.stringify(spec)}: write NAME=VALUE`);
-    // A YAML scalar: 8080 is an integer, true a boolean, "64 MiB" a string.
-    let value: unknown;
-    try {
-      value = parseYaml(spec.slice(eq + 1));
-    } catch {
-      value = spec.slice(eq + 1);
-    }
-    inputs[spec.slice(0, eq)] = value ?? '';
-  }
+  const inputs = parseInputOptions(p.lists.get('input') ?? []);
   const r = await loadServiceTemplate(file, { inputs });
   if (p.flags.has('json')) {
     io.out(JSON.stringify(r.template ? { file, valid: true, problems: [], ...summary(r.template) } : { file, valid: false, problems: r.problems }, null, 2) + '\n');
