@@ -39,8 +39,11 @@ void mm_init(const struct phys_range *ram, int nram, const struct phys_range *re
     npages_total_span = ram_top / PAGE_SIZE;
     uint64_t bitmap_bytes = ALIGN_UP((npages_total_span + 7) / 8, PAGE_SIZE);
 
-    /* The bitmap goes in the first page-aligned RAM hole that holds nothing reserved. */
-    uint64_t at = 0;
+    /* Up to 512 MiB of RAM the bitmap is the kernel's own (16 KiB of .bss, inside the kernel's
+     * reserved range): no search at boot. Beyond, it goes in the first page-aligned RAM hole
+     * that holds nothing reserved. */
+    static uint8_t own_bitmap[(512ULL << 20) / PAGE_SIZE / 8] __attribute__((aligned(PAGE_SIZE)));
+    uint64_t at = bitmap_bytes <= sizeof own_bitmap ? virt_to_phys(own_bitmap) : 0;
     for (int i = 0; i < nram && !at; i++) {
         for (uint64_t s = ALIGN_UP(MAX(ram[i].start, 0x100000), PAGE_SIZE); s + bitmap_bytes <= ram[i].end;
              s += PAGE_SIZE) {

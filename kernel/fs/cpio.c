@@ -378,13 +378,9 @@ void fs_tree_ready(void)
         vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD);
 }
 
-bool fs_find_in_archive(const char *path, const void **data, size_t *size)
+bool fs_program_in_place(const void **data, size_t *size)
 {
     if (fs_root || !archive_plain || !exe_in_place)
-        return false;
-    while (*path == '/')
-        path++;
-    if (strcmp(path, fs_exe_path() + 1) != 0)
         return false;
     *data = exe_data;
     *size = exe_size;

@@ -398,12 +398,16 @@ void fs_setup_stdio(void)
     }
 }
 
+long fs_map_program(const void **data, size_t *size)
+{
+    return fs_program_in_place(data, size) ? 0 : fs_map_file(fs_exe_path(), data, size);
+}
+
 long fs_map_file(const char *path, const void **data, size_t *size)
 {
-    if (fs_find_in_archive(path, data, size))
-        return 0;
+    fs_tree_ready();
     struct lookup lk;
-    long r = path_lookup(NULL, path, LOOKUP_FOLLOW, &lk);
+    long r = path_lookup(fs_root, path, LOOKUP_FOLLOW, &lk);
     if (r)
         return r;
     if (!lk.ino)

@@ -85,9 +85,9 @@ uint32_t fs_umask_get(void);
 /* cpio.c: builds the tree if it is not yet (ending the VM if that fails). Everything that
  * reads fs_root or the working directory without a lookup calls it first. */
 void fs_tree_ready(void);
-/* The program's bytes in place, while the tree is not built: when `path` is the exe path
- * (fs_set_exe_path, before fs_init) and the archive has no links; false: look it up. */
-bool fs_find_in_archive(const char *path, const void **data, size_t *size);
+/* The program's bytes (the file fs_set_exe_path named before fs_init) found in place while the
+ * tree is not built, when the archive has no links; false: look it up. */
+bool fs_program_in_place(const void **data, size_t *size);
 
 /* dir.c */
 struct dentry *dir_find(struct inode *dir, const char *name, size_t len);

@@ -31,6 +31,9 @@ void fs_set_exe_path(const char *path);
 /* Reads a whole regular file for the ELF loader: on success *data points at its bytes (valid
  * until the file is next written) and *size is its length. Returns 0 or -errno. */
 long fs_map_file(const char *path, const void **data, size_t *size);
+/* The same for the program (the path fs_set_exe_path was given), found in the initrd in place
+ * when it can be, without building the tree. */
+long fs_map_program(const void **data, size_t *size);
 
 /* For mmap of a file: the open file behind fd, or NULL (EBADF). file_read_at() copies up to n
  * bytes at offset off into kernel memory; returns the count or -errno (-EACCES when fd is not

@@ -88,13 +88,11 @@ static long load_segments(const char *prog, const uint8_t *data, size_t size, co
     *top = 0;
     *phdr_va = 0;
     for (int i = 0; i < h->phnum; i++) {
-        if (ph[i].type == PT_INTERP)
-            return fail(prog, "dynamically linked: not supported yet; link it statically");
-        if (ph[i].type == PT_PHDR)
-            *phdr_va = base + ph[i].vaddr;
-    }
-    for (int i = 0; i < h->phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
+        if (p->type == PT_INTERP)   /* it comes before the segments it would need */
+            return fail(prog, "dynamically linked: not supported yet; link it statically");
+        if (p->type == PT_PHDR)
+            *phdr_va = base + p->vaddr;
         if (p->type != PT_LOAD || p->memsz == 0)
             continue;
         /* Conditions joined with | and &: one branch each, not one per comparison. */
@@ -217,7 +215,7 @@ static long build_stack(const struct boot_config *cfg, const struct elf64_ehdr *
 long load_program(const struct boot_config *cfg, struct loaded_program *out) {
     const void *file;
     size_t size;
-    long err = fs_map_file(cfg->prog, &file, &size);
+    long err = fs_map_program(&file, &size);
     if (err) {
         kprintf("unikit: cannot run %s: %s\n", cfg->prog,
                 err == -ENOENT ? "no such file in the image" : "cannot read the file");

@@ -1042,6 +1042,42 @@ static void t_syscall_fuzz(void)
     EQ(sys_write(1, L("ok"), 2), 2);
 }
 
+/* The tree is built on first use; until then the program is found in the archive in place. */
+static void t_lazy_tree(void)
+{
+    struct cpio c = { 0 };
+    cpio_add(&c, "prog", 0100755, "PROGRAM", 7, 1);
+    cpio_add(&c, "./etc/conf", 0100644, "c", 1, 1);
+    cpio_trailer(&c);
+    const void *data;
+    size_t size;
+    fs_set_exe_path("/prog");
+    EQ(fs_init(c.buf, c.len), 0);
+    EQ(fs_map_program(&data, &size), 0);
+    EQ(size, 7);
+    OK(data > (const void *)c.buf && data < (const void *)(c.buf + c.len));   /* not copied */
+    OK(fs_root == NULL);                                      /* and no tree yet */
+    EQ(sys_write(1, L("x"), 1), 1);                           /* fds 0-2 need none */
+    OK(strcmp(slurp("/etc/conf"), "c") == 0);                 /* the first lookup builds it */
+    OK(fs_root != NULL);
+    EQ(fs_map_program(&data, &size), 0);                      /* now through the tree */
+    EQ(size, 7);
+
+    /* A link in the archive: the program is looked up in the tree (here through a symlink). */
+    struct cpio d = { 0 };
+    cpio_add(&d, "real", 0100755, "REAL", 4, 1);
+    cpio_add(&d, "prog", 0120777, "real", 4, 1);
+    cpio_trailer(&d);
+    EQ(fs_init(d.buf, d.len), 0);
+    EQ(fs_map_program(&data, &size), 0);
+    EQ(size, 4);
+    OK(memcmp(data, "REAL", 4) == 0);
+    OK(fs_root != NULL);
+    cpio_free(&c);
+    cpio_free(&d);
+    boot_fs();
+}
+
 static void run(const char *name, void (*fn)(void))
 {
     test_ok = true;
@@ -1068,6 +1104,7 @@ int main(void)
     run("console and devices", t_console_and_devices);
     run("stat, statx, access, chmod, utimensat, statfs, readv", t_stat_family);
     run("file_read_at and fs_chdir_kernel", t_file_read_at);
+    run("the tree is built on first use; the program is found in place", t_lazy_tree);
     run("malformed initrd rejected", t_malformed_cpio);
     run("damaged initrds: rejected or accepted, never a crash", t_cpio_fuzz);
     run("random syscalls: never a crash", t_syscall_fuzz);
