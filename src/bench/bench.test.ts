@@ -132,6 +132,17 @@ describe('bench: container runtimes on cgroup v1 hybrid hosts', () => {
   });
 });
 
+describe('bench: a comparator that cannot run', () => {
+  it('is listed under skipped with the reason, and the run goes on', async () => {
+    const r = await runBench({
+      suites: ['boot'], comparators: ['native'], accel: 'tcg', httpd: '/nonexistent/httpd', runs: 1, weights: [1000],
+      durationS: 1, connections: 1, instances: [1], vmMemBytes: 16 << 20,
+    });
+    expect(r.comparators).toEqual([]);
+    expect(r.skipped).toEqual([expect.stringMatching(/^native: could not be set up: .*nonexistent/)]);
+  });
+});
+
 describe('bench: comparators on this host', () => {
   it('runs the boot and memory suites for the native process, and (when installed) under qemu-user and in a runc container', { timeout: 30_000 }, async () => {
     const runc = await unavailable('container-runc');

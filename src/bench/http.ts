@@ -50,10 +50,18 @@ export async function waitForHttp(host: string, port: number, o: { timeoutMs?: n
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
   let failure: unknown;
   let hasFailed = false;
+  let probeMs = 250;
   o.failed?.then((v) => { failure = v; hasFailed = true; }, (e: unknown) => { failure = e; hasFailed = true; });
   while (Date.now() < deadline) {
     if (hasFailed) throw failure instanceof Error ? failure : new Error(`the server ended before it answered on ${host}:${port}`);
-    const body = await fetchOnce(host, port, '/stats', 1000).catch(() => '');
+    // A short first probe timeout: a probe sent while a Linux guest brings eth0 up gets no answer
+    // (QEMU retries its SYN to the guest seconds later), and waiting 1 s for it added up to a
+    // second to the Linux microVM's start-to-ready. Doubled after each timeout, up to 2 s, for
+    // servers that are up but slow to answer.
+    const body = await fetchOnce(host, port, '/stats', probeMs).catch((e: unknown) => {
+      if (e instanceof Error && e.message === 'timeout') probeMs = Math.min(probeMs * 2, 2000);
+      return '';
+    });
     if (body.includes('connections=')) return;
     await new Promise((r) => setTimeout(r, o.intervalMs ?? 2));
   }

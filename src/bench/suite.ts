@@ -84,6 +84,10 @@ export interface BenchResults {
   skipped: string[];
 }
 
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 async function stopAll(instances: Instance[]): Promise<void> {
   await Promise.all(instances.map((i) => i.stop().catch(() => undefined)));
 }
@@ -115,7 +119,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
         results.skipped.push(`${name}: ${why}`);
         continue;
       }
-      const c = await makeComparator(name, { httpd: o.httpd, docroot, accel: o.accel, vmMemBytes: o.vmMemBytes, workDir });
+      let c: Comparator;
+      try {
+        c = await makeComparator(name, { httpd: o.httpd, docroot, accel: o.accel, vmMemBytes: o.vmMemBytes, workDir });
+      } catch (e) {
+        results.skipped.push(`${name}: could not be set up: ${message(e)}`);
+        continue;
+      }
       comparators.push(c);
       results.comparators.push({ name: c.name, label: c.label, accel: c.accel, imageBytes: c.imageBytes });
     }
@@ -123,14 +133,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     if (o.suites.includes('boot')) {
       for (const c of comparators) {
         say(`boot: ${c.name}`);
-        await (await c.start()).stop(); // warm-up: page cache, QEMU's libraries
-        const samples: number[] = [];
-        for (let i = 0; i < o.runs; i++) {
-          const inst = await c.start();
-          samples.push(inst.readyMs);
-          await inst.stop();
+        try {
+          await (await c.start()).stop(); // warm-up: page cache, QEMU's libraries
+          const samples: number[] = [];
+          for (let i = 0; i < o.runs; i++) {
+            const inst = await c.start();
+            samples.push(inst.readyMs);
+            await inst.stop();
+          }
+          results.boot[c.name] = { samplesMs: samples, p50Ms: median(samples), p90Ms: percentile(samples, 90), minMs: Math.min(...samples) };
+        } catch (e) {
+          results.skipped.push(`boot ${c.name}: ${message(e)}`);
         }
-        results.boot[c.name] = { samplesMs: samples, p50Ms: median(samples), p90Ms: percentile(samples, 90), minMs: Math.min(...samples) };
       }
     }
 
@@ -139,7 +153,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       if (why) results.skipped.push(`latency: ${why}`);
       else {
         for (const c of comparators) {
-          const inst = await c.start();
+          let inst: Instance;
+          try {
+            inst = await c.start();
+          } catch (e) {
+            results.skipped.push(`latency ${c.name}: ${message(e)}`);
+            continue;
+          }
           try {
             const points: LatencyPoint[] = [];
             for (const n of o.weights) {
@@ -148,6 +168,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
               points.push({ n, ...r });
             }
             results.latency[c.name] = points;
+          } catch (e) {
+            results.skipped.push(`latency ${c.name}: ${message(e)}`);
           } finally {
             await inst.stop();
           }
@@ -178,7 +200,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
               lastReadyMs: running[running.length - 1]?.readyMs,
             });
           } catch (e) {
-            results.skipped.push(`memory ${c.name} x${n}: ${e instanceof Error ? e.message : String(e)}`);
+            results.skipped.push(`memory ${c.name} x${n}: ${message(e)}`);
           } finally {
             await stopAll(running);
           }

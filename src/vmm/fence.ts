@@ -40,9 +40,12 @@ export function fenceUnavailable(): string | undefined {
   if (availability !== null) return availability;
   if (process.getuid?.() !== 0) availability = 'not root';
   else {
-    const r = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (r.error) availability = 'nft is missing (install nftables)';
-    else if (r.status !== 0) availability = `nft cannot change the ruleset: ${(r.stderr || '').trim().split('\n')[0] ?? ''}`;
+    // A dry run (nft -c: the kernel checks the transaction, nothing is committed) of a whole
+    // fence: nft present, permitted, and the kernel has what the rules use (bridge family, sets).
+    const sample = tapFenceScript({ tap: 'ukprobe', ip: '192.0.2.2', mac: '52:54:c0:00:02:02' }, { listen: [1], egress: [{ host: '192.0.2.1', port: 1 }] });
+    const r = spawnSync('nft', ['-c', '-f', '-'], { input: sample, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    if (r.error) availability = 'nft is missing: install nftables';
+    else if (r.status !== 0) availability = `nft cannot make the fence here: ${(r.stderr || '').trim().split('\n')[0] ?? ''}`;
     else availability = undefined;
   }
   return availability;

@@ -123,7 +123,7 @@ let fenceMissingSaid = false;
 function sayFenceMissingOnce(say: (line: string) => void, why: string): void {
   if (fenceMissingSaid) return;
   fenceMissingSaid = true;
-  say(`unikit: network policy: no host fence on the tap (${why}): the guest kernel alone enforces it`);
+  say(`unikit: network policy: no host fence on the tap (${why}); the guest kernel alone enforces it`);
 }
 
 /** Runs the VM to its end. Rejects with a VmmError (status 125, or 128+N when interrupted). */
