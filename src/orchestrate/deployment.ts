@@ -18,8 +18,9 @@ import {
 import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
-import { type Backend, Front } from './front.js';
+import { type Backend, Front, type Peer } from './front.js';
 import { type IngressPlan, RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
+import { peerIsOneOf } from './peer.js';
 import { waitReady } from './rollout.js';
 import type { DeploymentRow, DeploymentStore, InstanceRole, ServiceSpec } from './store.js';
 
@@ -72,8 +73,8 @@ export class Deployment {
   readonly services = new Map<string, ServiceRuntime>();
   /** Images this deployment built (not cache hits): what a failed deploy removes. */
   readonly built: string[] = [];
-  /** Each restricted service's audit of refused connections (flushed when its fronts close). */
-  private readonly refusals = new Map<ServiceRuntime, RefusalAudit | undefined>();
+  /** The restricted fronts' audits of refused connections (flushed when the fronts close). */
+  private readonly refusals: RefusalAudit[] = [];
   /** The template's inputs and outputs, for the outputs' values. */
   template?: Pick<ServiceTemplate, 'inputs' | 'outputs'>;
 
@@ -120,16 +121,21 @@ export class Deployment {
     if (port !== null) {
       const plan = ingressPlan(spec, port, all);
       s.ingress = plan;
-      const subject = `${this.name}/${spec.name}`;
-      const refusals = plan.restricted
-        ? new RefusalAudit(this.ctx.audit, { tenant: this.tenant, actor: ORCHESTRATOR, subject, detail: { front: 'external', admits: plan.blocks.map((b) => b.text) } })
-        : undefined;
-      s.front = new Front({ host: plan.host, ...(refusals && { admits: admitsAddress(plan), onRefused: (a: string) => refusals.refused(a) }) });
-      this.refusals.set(s, refusals);
+      const refusals = (front: string, detail: Record<string, unknown> = {}): RefusalAudit => {
+        const r = new RefusalAudit(this.ctx.audit, { tenant: this.tenant, actor: ORCHESTRATOR, subject: `${this.name}/${spec.name}`, detail: { front, ...detail } });
+        this.refusals.push(r);
+        return r;
+      };
+      const external = plan.restricted ? refusals('external', { admits: plan.blocks.map((b) => b.text) }) : undefined;
+      s.front = new Front({ host: plan.host, ...(external && { admits: admitsAddress(plan), onRefused: (p: Peer) => external.refused(p.address) }) });
       s.frontPort = await this.listen(s.front, frontPort, `the front of ${spec.name}`);
       const stored = this.ctx.deployments.sourceFronts(this.row.id, spec.name);
       for (const source of plan.nodes) {
-        const front = new Front({ host: FRONT_HOST });
+        // Only the QEMUs of the source's instances (peer.ts), whatever the guests' own checks.
+        const audit = refusals(`for ${source}`);
+        const front = new Front({
+          host: FRONT_HOST, admits: (p) => peerIsOneOf(p, this.pidsOf(source)), onRefused: (p) => audit.refused(`${p.address}:${p.port}`),
+        });
         const p = await this.listen(front, stored.get(source), `the front of ${spec.name} for ${source}`);
         s.sourceFronts.set(source, { front, port: p });
         this.ctx.deployments.putSourceFront(this.row.id, spec.name, source, p);
@@ -137,6 +143,12 @@ export class Deployment {
     }
     this.save(s);
     return s;
+  }
+
+  /** The host processes (QEMUs) of a service's instances. */
+  private pidsOf(service: string): number[] {
+    const ids = this.services.get(service)?.instances ?? [];
+    return ids.map((id) => this.ctx.store.getInstance(id)?.pid).filter((p): p is number => typeof p === 'number');
   }
 
   /** Listens on `port` if given and free, else on a new one. */
@@ -354,7 +366,7 @@ export class Deployment {
   }
 
   private async closeFronts(): Promise<void> {
-    for (const s of this.services.values()) this.refusals.get(s)?.flush();
+    for (const r of this.refusals) r.flush();
     await Promise.all([...this.services.values()].flatMap((s) => [s.front?.close(), ...[...s.sourceFronts.values()].map((f) => f.front.close())]));
   }
 

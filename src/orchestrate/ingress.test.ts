@@ -27,8 +27,8 @@ describe('ingressPlan', () => {
     expect(plan.nodes).toEqual(['web']);
     expect(plan.blocks.map((b) => b.text)).toEqual(['127.0.0.1']);
     expect(plan.host).toBe('127.0.0.1');
-    expect(admitsAddress(plan)('127.0.0.1')).toBe(true);
-    expect(admitsAddress(plan)('127.0.0.2')).toBe(false);
+    expect(admitsAddress(plan)({ address: '127.0.0.1' })).toBe(true);
+    expect(admitsAddress(plan)({ address: '127.0.0.2' })).toBe(false);
   });
 
   it('any admits every address and every node that connects; other hosts mean 0.0.0.0', () => {
@@ -36,14 +36,14 @@ describe('ingressPlan', () => {
     const plan = ingressPlan(api, 9000, [api, web, batch, idle]);
     expect(plan.nodes).toEqual(['web', 'batch']);
     expect(plan.host).toBe('0.0.0.0');
-    expect(admitsAddress(plan)('203.0.113.9')).toBe(true);
+    expect(admitsAddress(plan)({ address: '203.0.113.9' })).toBe(true);
   });
 
   it('nodes only: the external front admits nobody', () => {
     const api = spec('api', { ports: [9000], ingress: [{ from: 'web' }] });
     const plan = ingressPlan(api, 9000, [api, web]);
     expect(plan).toMatchObject({ restricted: true, nodes: ['web'], blocks: [], host: '127.0.0.1' });
-    expect(admitsAddress(plan)('127.0.0.1')).toBe(false);
+    expect(admitsAddress(plan)({ address: '127.0.0.1' })).toBe(false);
   });
 });
 

@@ -1,9 +1,9 @@
 /**
  * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web and
  * rogue are apps/fetch clients that both connect to api. web gets a front of its own and reaches
- * api through it; rogue's egress policy names no port of api, so its kernel refuses the connect;
- * a client of this host (127.0.0.1, outside 192.0.2.0/24) is reset by api's external front, and
- * the refusal is audited.
+ * api through it (a front that admits only web's QEMUs); rogue's egress policy names no port of
+ * api, so its kernel refuses the connect; a client of this host (127.0.0.1, outside
+ * 192.0.2.0/24) is reset by api's external front and by web's front, and the refusals audited.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -113,11 +113,14 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect(await consoleUntil(webId, /HTTP\/1\.\d 200/)).toContain(`fetch API 10.0.2.2:${webPort}: HTTP/1.1 200 OK`);
     expect(await consoleUntil(rogueId, /connect: /)).toContain(`fetch API 10.0.2.2:${externalPort}: connect: Permission denied`);
 
-    // A client of this host is outside 192.0.2.0/24: reset at once, audited.
+    // A client of this host is outside 192.0.2.0/24: reset at once, audited. web's own front
+    // admits only the QEMUs of web's instances: this process is refused there too.
     expect(await tryConnect(external)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
+    expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
     const audit = JSON.parse((await d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
     const refused = audit.filter((a) => a.kind === 'network.refused');
-    expect(refused[0]).toMatchObject({ subject: 'fenced/api', detail: { front: 'external', from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
+    expect(refused.find((a) => a.detail.front === 'external')).toMatchObject({ subject: 'fenced/api', detail: { from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
+    expect(refused.find((a) => a.detail.front === 'for web')).toMatchObject({ subject: 'fenced/api', detail: { from: expect.stringMatching(/^127\.0\.0\.1:\d+$/), count: 1 } });
 
     const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
     expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}`);
