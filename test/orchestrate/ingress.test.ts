@@ -42,7 +42,7 @@ async function consoleUntil(id: string, pattern: RegExp): Promise<string> {
 }
 
 /** Connects, sends a request and resolves with what came back, or the error's code. */
-function tryConnect(address: string): Promise<string> {
+function tryConnect(address: string, path = '/'): Promise<string> {
   const [host, port] = address.split(':') as [string, string];
   return new Promise((resolve) => {
     const s = createConnection({ host, port: Number(port) });
@@ -50,8 +50,24 @@ function tryConnect(address: string): Promise<string> {
     s.on('data', (b: Buffer) => void (got += b.toString()));
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     s.on('end', () => resolve(got || 'closed'));
-    s.write('GET / HTTP/1.0\r\n\r\n');
+    s.write(`GET ${path} HTTP/1.0\r\n\r\n`);
   });
+}
+
+/** httpd's /stats at `address` (an instance's own forward): how many connections it accepted. */
+async function connections(address: string): Promise<number> {
+  const text = await tryConnect(address, '/stats');
+  return Number(/connections=(\d+)/.exec(text)?.[1] ?? NaN);
+}
+
+/** Whether connections other than these polls reach the instance (web's fetch, once a second). */
+async function othersConnect(address: string): Promise<boolean> {
+  const first = await connections(address);
+  for (let polls = 1; polls <= 60; polls++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await connections(address)) - first - polls >= 2) return true;
+  }
+  return false;
 }
 
 describe('ingress rules (unikit.policies.Network from)', () => {
@@ -124,6 +140,16 @@ describe('ingress rules (unikit.policies.Network from)', () => {
 
     const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
     expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}`);
+
+    // unikitd killed and started again: the fronts reopen on their ports, web's instance (adopted,
+    // its QEMU the same) gets through its own front again, this process still does not.
+    await d.kill9();
+    await d.restart();
+    const after = await acme.json<DeploymentStatus>('GET', '/v1/deployments/fenced');
+    expect(after.services.find((s) => s.name === 'api')?.ingress).toEqual(ingress);
+    const direct = svc('api')?.instances[0]?.address as string;
+    expect(await othersConnect(direct)).toBe(true);
+    expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
     expect((await d.cli(['undeploy', 'fenced', '--tenant', 'acme'])).status).toBe(0);
   }, 180_000);
 });
