@@ -52,8 +52,10 @@ usage:
       check a TOSCA 1.3 service template against the unikit profile (profiles/unikit.yaml)
   unikit deploy <template.yaml> [--tenant T] [--name N] [--input NAME=VALUE]... [--json]
       deploy it onto unikitd, all or nothing: hardened, signed images built per level (cached),
-      one front per service, instances booted and wired; prints the template's outputs
+      one front per service (and per allowed source node under Network ingress rules, whose
+      external front admits only their addresses), instances booted and wired; prints the outputs
   unikit undeploy NAME [--tenant T]     unikit status [NAME] [--tenant T] [--json]
+      status: services, levels, fronts, ingress, instances (the standby marked)
   unikit event KIND [--syscall S] [--instance ID] [--deployment D [--service S]] [--tenant T] [--json]
       a security event (vulnerability in a syscall, intrusion on an instance): the affected
       services are raised to their Security trigger's level and their instances replaced one at

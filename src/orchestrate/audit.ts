@@ -1,8 +1,8 @@
 /**
  * The orchestrator's security decisions in unikitd's append-only audit table (src/fleet's
- * appendAudit): each image it builds with its options, deploys, failed deploys, undeploys and
- * level changes. Kinds: image.built, deployment.created, deployment.failed, deployment.removed,
- * level.changed.
+ * appendAudit): each image it builds with its options, deploys, failed deploys, undeploys,
+ * level changes and connections a front refused. Kinds: image.built, deployment.created,
+ * deployment.failed, deployment.removed, level.changed, network.refused.
  */
 import { type AuditEntry, type Store, appendAudit } from '../fleet/index.js';
 

@@ -19,8 +19,9 @@ import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } 
 import type { ServiceTemplate } from '../tosca/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
 import { type Backend, Front } from './front.js';
+import { type IngressPlan, RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
 import { waitReady } from './rollout.js';
-import type { DeploymentRow, DeploymentStore, ServiceSpec } from './store.js';
+import type { DeploymentRow, DeploymentStore, InstanceRole, ServiceSpec } from './store.js';
 
 /** The audit log's actor for what the orchestrator decides by itself. */
 export const ORCHESTRATOR = 'orchestrator';
@@ -47,10 +48,17 @@ export interface ServiceRuntime {
   image: ImageRow;
   /** The guest port the front forwards to (the endpoint's, else the first declared), null without ports. */
   port: number | null;
+  /** The external front (the outputs' address); without ingress rules, every client's. */
   front?: Front;
   frontPort: number | null;
-  /** Instance ids, oldest first. */
+  /** Who may connect (ingress.ts), for a service with ports. */
+  ingress?: IngressPlan;
+  /** Per allowed source node, the front only its instances are given (ingress rules only). */
+  sourceFronts: Map<string, { front: Front; port: number }>;
+  /** Instance ids, oldest first, the standby among them. */
   instances: string[];
+  /** The instance booted and kept out of the fronts (Scaling policy's standby), if any. */
+  standby: string | null;
   /** The network policy its instances boot with (makeNetworkPolicy), once the fronts are open. */
   policy?: NetworkPolicy;
 }
@@ -64,6 +72,8 @@ export class Deployment {
   readonly services = new Map<string, ServiceRuntime>();
   /** Images this deployment built (not cache hits): what a failed deploy removes. */
   readonly built: string[] = [];
+  /** Each restricted service's audit of refused connections (flushed when its fronts close). */
+  private readonly refusals = new Map<ServiceRuntime, RefusalAudit | undefined>();
   /** The template's inputs and outputs, for the outputs' values. */
   template?: Pick<ServiceTemplate, 'inputs' | 'outputs'>;
 
@@ -97,17 +107,54 @@ export class Deployment {
     return got;
   }
 
-  /** Registers a service with its image and opens its front (on `frontPort` when restoring). */
-  async addService(spec: ServiceSpec, level: Level, image: ImageRow, frontPort?: number | null): Promise<ServiceRuntime> {
+  /**
+   * Registers a service with its image and opens its fronts (ingress.ts): the external one, and
+   * with ingress rules one per allowed source node among `all` (the deployment's services).
+   * When restoring, `frontPort` and the stored per-source ports are reused (a port taken
+   * meanwhile gets a new one, logged: the sources' instances still know the old one).
+   */
+  async addService(spec: ServiceSpec, level: Level, image: ImageRow, all: readonly ServiceSpec[], frontPort?: number | null): Promise<ServiceRuntime> {
     const port = endpointPort(spec);
-    const s: ServiceRuntime = { spec, level, image, port, frontPort: null, instances: [] };
+    const s: ServiceRuntime = { spec, level, image, port, frontPort: null, sourceFronts: new Map(), instances: [], standby: null };
     this.services.set(spec.name, s);
     if (port !== null) {
-      s.front = new Front({ host: FRONT_HOST });
-      s.frontPort = await s.front.listen(frontPort ?? undefined);
+      const plan = ingressPlan(spec, port, all);
+      s.ingress = plan;
+      const subject = `${this.name}/${spec.name}`;
+      const refusals = plan.restricted
+        ? new RefusalAudit(this.ctx.audit, { tenant: this.tenant, actor: ORCHESTRATOR, subject, detail: { front: 'external', admits: plan.blocks.map((b) => b.text) } })
+        : undefined;
+      s.front = new Front({ host: plan.host, ...(refusals && { admits: admitsAddress(plan), onRefused: (a: string) => refusals.refused(a) }) });
+      this.refusals.set(s, refusals);
+      s.frontPort = await this.listen(s.front, frontPort, `the front of ${spec.name}`);
+      const stored = this.ctx.deployments.sourceFronts(this.row.id, spec.name);
+      for (const source of plan.nodes) {
+        const front = new Front({ host: FRONT_HOST });
+        const p = await this.listen(front, stored.get(source), `the front of ${spec.name} for ${source}`);
+        s.sourceFronts.set(source, { front, port: p });
+        this.ctx.deployments.putSourceFront(this.row.id, spec.name, source, p);
+      }
     }
     this.save(s);
     return s;
+  }
+
+  /** Listens on `port` if given and free, else on a new one. */
+  private async listen(front: Front, port: number | null | undefined, what: string): Promise<number> {
+    if (port == null) return front.listen();
+    return front.listen(port).catch((e: Error) => {
+      this.ctx.log(`deployment ${this.tenant}/${this.name}: reopening ${what} on port ${port}: ${e.message}; a new port`);
+      return front.listen();
+    });
+  }
+
+  /**
+   * The host port at which `source`'s instances reach `target`: its own front when the target
+   * restricts ingress and allows it, else the external front (which a source the rules do not
+   * allow only reaches if its own egress rules open the host, and then as an external client).
+   */
+  portFor(target: ServiceRuntime, source: string): number | null {
+    return target.sourceFronts.get(source)?.port ?? target.frontPort;
   }
 
   /** The environment that wires `spec` to the services it connects to. */
@@ -116,9 +163,35 @@ export class Deployment {
     for (const c of spec.connectsTo) {
       const target = this.services.get(c.node);
       env.push(`${envPrefix(c.node)}_HOST=${HOST_FROM_GUEST}`);
-      if (target?.frontPort != null) env.push(`${envPrefix(c.node)}_PORT=${target.frontPort}`);
+      const port = target && this.portFor(target, spec.name);
+      if (port != null) env.push(`${envPrefix(c.node)}_PORT=${port}`);
     }
     return env;
+  }
+
+  /** Puts a ready instance into every front of the service. */
+  rotate(s: ServiceRuntime, backend: Backend): void {
+    s.front?.add(backend);
+    for (const f of s.sourceFronts.values()) f.front.add(backend);
+  }
+
+  /** Takes an instance out of every front of the service, draining its connections. */
+  async unrotate(s: ServiceRuntime, id: string): Promise<void> {
+    await Promise.all([s.front?.remove(id), ...[...s.sourceFronts.values()].map((f) => f.front.remove(id))]);
+  }
+
+  /** Where the instance's endpoint port is forwarded on the host, if it has one. */
+  backendOf(s: ServiceRuntime, id: string): Backend | undefined {
+    const fwd = this.ctx.store.getInstance(id)?.ports.find((p) => p.guestPort === s.port);
+    return fwd && { id, host: FRONT_HOST, port: fwd.hostPort };
+  }
+
+  /** Makes the standby serve: it enters the fronts and its role is recorded. */
+  promote(s: ServiceRuntime, id: string): void {
+    const b = this.backendOf(s, id);
+    if (b) this.rotate(s, b);
+    if (s.standby === id) s.standby = null;
+    this.ctx.deployments.setRole(id, 'serving');
   }
 
   /**
@@ -140,6 +213,11 @@ export class Deployment {
     }
     s.policy = networkPolicyFromRules({ ports: spec.ports, ingress: spec.ingress, egress }, (name, port) => {
       const target = this.services.get(name);
+      if (target?.ingress?.restricted) {
+        // Only its own front, and nothing when the target's rules do not allow it.
+        const own = target.sourceFronts.get(spec.name);
+        return own ? [{ host: HOST_FROM_GUEST, port: own.port }] : [];
+      }
       if (target) return target.frontPort === null ? undefined : [{ host: HOST_FROM_GUEST, port: target.frontPort }];
       const addrs = names.get(name);
       return addrs && addrs.length ? addrs.map((host) => ({ host, port: port ?? '*' })) : undefined;
@@ -150,7 +228,8 @@ export class Deployment {
   /**
    * Creates, boots and waits for one more instance of the service (from its current image, or
    * `image` during a rolling replacement), then puts it behind the front (unless `serve` is
-   * false: a standby, ready but out of the rotation). One that fails to start is removed again.
+   * false: a standby, ready but out of the rotation, recorded as the service's standby). One
+   * that fails to start is removed again.
    */
   async addInstance(service: string, image?: ImageRow, opts: { serve?: boolean } = {}): Promise<InstanceRow> {
     const s = this.service(service);
@@ -169,7 +248,8 @@ export class Deployment {
     // The tenant's quota first, with no await before the insert: two deploys cannot both take the last place.
     checkQuota(store, row, { active: true, actor: ORCHESTRATOR });
     store.insertInstance(row);
-    this.ctx.deployments.linkInstance(id, this.row.id, service);
+    const role: InstanceRole = opts.serve === false ? 'standby' : 'serving';
+    this.ctx.deployments.linkInstance(id, this.row.id, service, role);
     s.instances.push(id);
     try {
       return await this.boot(s, row, opts.serve !== false);
@@ -196,8 +276,9 @@ export class Deployment {
       await this.untilServing(backend).catch((e: Error) => {
         throw new FleetError('START_FAILED', `${where}: ${e.message}`);
       });
-      if (serve) s.front.add(backend);
+      if (serve) this.rotate(s, backend);
     }
+    if (!serve) s.standby = id;
     return store.getInstance(id) ?? ran;
   }
 
@@ -227,8 +308,9 @@ export class Deployment {
   /** Takes the instance out of the front (draining its connections), stops and removes it. */
   async removeInstance(service: string, id: string): Promise<void> {
     const s = this.service(service);
-    await s.front?.remove(id);
+    await this.unrotate(s, id);
     s.instances = s.instances.filter((x) => x !== id);
+    if (s.standby === id) s.standby = null;
     if (this.ctx.store.getInstance(id)) await this.ctx.supervisor.remove(id, true);
     this.ctx.deployments.unlinkInstance(id);
   }
@@ -254,18 +336,26 @@ export class Deployment {
 
   /** Stops every instance and closes every front. Rows and images are the caller's. */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
+    await this.closeFronts();
     const ids = this.ctx.deployments.instances(this.row.id);
     await Promise.all(ids.map(async (id) => {
       if (this.ctx.store.getInstance(id)) await this.ctx.supervisor.remove(id, true).catch((e: Error) => this.ctx.log(`removing instance ${id}: ${e.message}`));
       this.ctx.deployments.unlinkInstance(id);
     }));
-    for (const s of this.services.values()) s.instances = [];
+    for (const s of this.services.values()) {
+      s.instances = [];
+      s.standby = null;
+    }
   }
 
   /** Closes the fronts only (unikitd stopping: instances keep running, the next unikitd reopens the fronts). */
   async detach(): Promise<void> {
-    await Promise.all([...this.services.values()].map((s) => s.front?.close()));
+    await this.closeFronts();
+  }
+
+  private async closeFronts(): Promise<void> {
+    for (const s of this.services.values()) this.refusals.get(s)?.flush();
+    await Promise.all([...this.services.values()].flatMap((s) => [s.front?.close(), ...[...s.sourceFronts.values()].map((f) => f.front.close())]));
   }
 
   private save(s: ServiceRuntime): void {

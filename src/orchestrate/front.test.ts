@@ -137,6 +137,25 @@ describe('Front', () => {
     await f.remove('silent');
   });
 
+  it('resets a client its ingress check refuses before any backend sees it, and reports it', async () => {
+    let connects = 0;
+    const a = await serve((sock) => {
+      connects++;
+      named('a')(sock);
+    });
+    const refused: string[] = [];
+    let allow = false;
+    const f = new Front({ admits: (addr) => allow && addr === '127.0.0.1', onRefused: (addr) => refused.push(addr) });
+    const port = await f.listen();
+    cleanups.push(() => f.close());
+    f.add({ id: 'a', host: '127.0.0.1', port: a.port });
+    await expect(ask(port, 'x')).rejects.toThrow(/ECONNRESET|EPIPE/);
+    expect(refused).toEqual(['127.0.0.1']);
+    expect(connects).toBe(0);
+    allow = true;
+    expect(await ask(port, 'y')).toBe('a:y');
+  });
+
   it('refuses a duplicate backend and a port already in use', async () => {
     const { f, port } = await front();
     f.add({ id: 'a', host: '127.0.0.1', port: 1 });

@@ -40,6 +40,12 @@ export interface FrontOptions {
   connectTimeoutMs?: number;
   /** Client bytes kept for a replay on another backend, until the backend's first byte. */
   replayLimit?: number;
+  /**
+   * Who may connect, by the client's address (a Network policy's ingress rules): a client it
+   * refuses is reset at once, before any backend sees it, and reported to `onRefused`.
+   */
+  admits?: (address: string) => boolean;
+  onRefused?: (address: string) => void;
 }
 
 interface Pool {
@@ -71,6 +77,8 @@ export class Front {
   private readonly drainTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly replayLimit: number;
+  private readonly admits?: (address: string) => boolean;
+  private readonly onRefused?: (address: string) => void;
   private readonly pools = new Map<string, Pool>();
   private readonly links = new Set<Link>();
   private server: Server | null = null;
@@ -82,6 +90,8 @@ export class Front {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.replayLimit = options.replayLimit ?? 64 * 1024;
+    this.admits = options.admits;
+    this.onRefused = options.onRefused;
   }
 
   /** Listens on `port` (0 or absent: a free one) and resolves with the port. */
@@ -174,6 +184,15 @@ export class Front {
     if (this.closed) {
       client.destroy();
       return;
+    }
+    if (this.admits) {
+      const address = client.remoteAddress ?? '';
+      if (!this.admits(address)) {
+        client.on('error', () => undefined);
+        client.resetAndDestroy();
+        this.onRefused?.(address);
+        return;
+      }
     }
     client.setNoDelay(true);
     const link: Link = {

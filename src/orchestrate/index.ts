@@ -28,9 +28,9 @@ export { RolloutError, ServiceQueue, rollOut } from './rollout.js';
 export { Scaling } from './scaling.js';
 export type { ScaleResult } from './scaling.js';
 export { Orchestrator } from './orchestrator.js';
-export type { DeployRequest, DeploymentStatus, InstanceStatus, ServiceStatus } from './orchestrator.js';
+export type { DeployRequest, DeploymentStatus, IngressStatus, InstanceStatus, ServiceStatus } from './orchestrator.js';
 export { DeploymentStore } from './store.js';
-export type { DeploymentRow, ServiceRow, ServiceSpec } from './store.js';
+export type { DeploymentRow, InstanceRole, ServiceRow, ServiceSpec } from './store.js';
 
 /** Started by unikitd (`unikit daemon`): opens the tables, restores running deployments, serves the API. */
 export async function startOrchestrator(ctx: ExtensionContext): Promise<DaemonExtension & { orchestrator: Orchestrator }> {

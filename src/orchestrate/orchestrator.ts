@@ -12,7 +12,7 @@ import { ImageError } from '../image/index.js';
 import { type ServiceTemplate, ToscaError, formatProblem, loadServiceTemplate, unikernelServices } from '../tosca/index.js';
 import type { NetworkPolicy } from '../security/index.js';
 import { Deployment, FRONT_HOST, type RuntimeContext } from './deployment.js';
-import type { DeploymentRow, ServiceSpec } from './store.js';
+import type { DeploymentRow, InstanceRole, ServiceSpec } from './store.js';
 
 export interface DeployRequest {
   tenant: string;
@@ -31,6 +31,8 @@ export interface DeployRequest {
 export interface InstanceStatus {
   id: string;
   name: string;
+  /** Behind the fronts, or the Scaling policy's standby (booted, out of the fronts). */
+  role: InstanceRole;
   state: string;
   address: string | null;
   bootMs: number | null;
@@ -47,7 +49,18 @@ export interface ServiceStatus {
   scaling: { min: number; max: number; default: number; standby: boolean };
   connectsTo: string[];
   networkPolicy: NetworkPolicy | null;
+  /** With ingress rules: the source nodes' own fronts, and whom the external front admits. */
+  ingress: IngressStatus | null;
   instances: InstanceStatus[];
+}
+
+export interface IngressStatus {
+  /** Each allowed source node that connects to the service, and its front (HOST:PORT). */
+  nodes: { source: string; front: string }[];
+  /** The addresses and CIDR blocks the external front admits ("any": all); none: nobody. */
+  admits: string[];
+  /** Where the external front listens (HOST:PORT). */
+  listen: string;
 }
 
 export interface DeploymentStatus {
@@ -116,7 +129,7 @@ export class Orchestrator {
       // Fronts next, so every service knows its targets' addresses before any instance boots.
       for (const spec of ordered) {
         const img = images.get(spec.name) as Awaited<ReturnType<Deployment['image']>>;
-        await this.step(spec.name, 'opening its front', () => d.addService(spec, img.plan.level, img.image));
+        await this.step(spec.name, 'opening its front', () => d.addService(spec, img.plan.level, img.image, specs));
       }
       // Every front is open: each service's network policy can name its targets' addresses.
       for (const s of d.services.values()) await this.step(s.spec.name, 'making its network policy', () => d.makeNetworkPolicy(s));
@@ -175,7 +188,15 @@ export class Orchestrator {
       scaling: s.spec.scaling,
       connectsTo: s.spec.connectsTo.map((c) => c.node),
       networkPolicy: s.policy ?? null,
-      instances: s.instances.map((id) => store.getInstance(id)).filter((r): r is InstanceRow => r !== undefined).map(instanceStatus(s.port)),
+      ingress: s.ingress?.restricted
+        ? {
+          nodes: [...s.sourceFronts].map(([source, f]) => ({ source, front: `${FRONT_HOST}:${f.port}` })),
+          admits: s.ingress.blocks.map((b) => b.text),
+          listen: `${s.ingress.host}:${s.frontPort}`,
+        }
+        : null,
+      instances: s.instances.map((id) => store.getInstance(id)).filter((r): r is InstanceRow => r !== undefined)
+        .map(instanceStatus(s.port, s.standby)),
     }));
     const row = d.row;
     return {
@@ -198,16 +219,14 @@ export class Orchestrator {
       }
       const again = await loadServiceTemplate(isAbsolute(row.file) ? row.file : join(row.dir, row.file), { text: row.template, inputs: row.inputs }).catch(() => undefined);
       if (again?.template) d.template = again.template;
-      for (const s of this.ctx.deployments.services(row.id)) {
+      const stored = this.ctx.deployments.services(row.id);
+      for (const s of stored) {
         const image = s.imageId === null ? undefined : this.ctx.store.getImage(s.imageId);
         if (!image) {
           this.ctx.log(`deployment ${row.tenant}/${row.name}: the image of service ${s.name} is gone`);
           continue;
         }
-        const rt = await d.addService(s.spec, s.level, image, s.frontPort).catch(async (e: Error) => {
-          this.ctx.log(`deployment ${row.tenant}/${row.name}: reopening the front of ${s.name} on port ${s.frontPort}: ${e.message}; a new port`);
-          return d.addService(s.spec, s.level, image);
-        });
+        const rt = await d.addService(s.spec, s.level, image, stored.map((x) => x.spec), s.frontPort);
         for (const id of this.ctx.deployments.instances(row.id, s.name)) {
           const inst = this.ctx.store.getInstance(id);
           if (!inst) {
@@ -215,10 +234,15 @@ export class Orchestrator {
             continue;
           }
           rt.instances.push(id);
+          // The standby stays out of the fronts, and stays the standby.
+          if (this.ctx.deployments.role(id) === 'standby' && rt.standby === null) {
+            rt.standby = id;
+            continue;
+          }
           // One that ended while unikitd was away stays listed (status shows how it ended), out of the front.
-          const fwd = inst.ports.find((p) => p.guestPort === rt.port);
+          const backend = d.backendOf(rt, id);
           const serving = inst.state === 'running' || inst.state === 'starting' || inst.state === 'restarting';
-          if (fwd && rt.front && serving) rt.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
+          if (backend && serving) d.rotate(rt, backend);
         }
       }
       for (const s of d.services.values()) {
@@ -295,11 +319,11 @@ function resolveValue(d: Deployment, v: unknown, t: OutputsSource): unknown {
   }
 }
 
-function instanceStatus(port: number | null): (r: InstanceRow) => InstanceStatus {
+function instanceStatus(port: number | null, standby: string | null): (r: InstanceRow) => InstanceStatus {
   return (r) => {
     const fwd = r.ports.find((p) => p.guestPort === port);
     return {
-      id: r.id, name: r.name, state: r.state, address: fwd ? `${fwd.hostIp}:${fwd.hostPort}` : null, bootMs: r.bootMs,
+      id: r.id, name: r.name, role: r.id === standby ? 'standby' : 'serving', state: r.state, address: fwd ? `${fwd.hostIp}:${fwd.hostPort}` : null, bootMs: r.bootMs,
       exit: r.exitStatus === null ? null : { status: r.exitStatus, reason: r.exitReason ?? '', detail: r.exitDetail },
     };
   };

@@ -5,12 +5,12 @@
  * front) and boots the next standby in the background. A scale-in retires the newest instances,
  * draining each out of the front. Counts outside the policy's [min, max] are refused.
  *
- * Standbys live in this process only: after a unikitd restart the deployment's instances all
- * come back behind the front, and the next scale or deploy boots a new standby.
+ * The standby's role is recorded with the deployment's instances (store.ts): after a unikitd
+ * restart it stays out of the front, and one that ended meanwhile is replaced.
  */
 import { performance } from 'node:perf_hooks';
 import { type ApiHandler, FleetError, type ImageRow, tenantOf } from '../fleet/index.js';
-import { type Deployment, FRONT_HOST } from './deployment.js';
+import type { Deployment } from './deployment.js';
 import type { Orchestrator } from './orchestrator.js';
 import type { ServiceQueue } from './rollout.js';
 
@@ -33,13 +33,11 @@ export interface ScaleResult {
 export const serviceKey = (d: Deployment, service: string): string => `${d.row.id}/${service}`;
 
 export class Scaling {
-  private readonly standbys = new Map<string, string>();
-
   constructor(private readonly o: Orchestrator, private readonly queue: ServiceQueue) {}
 
   /** The standby of the service, if one is booted. */
   standbyOf(d: Deployment, service: string): string | null {
-    return this.standbys.get(serviceKey(d, service)) ?? null;
+    return d.service(service).standby;
   }
 
   /** The instances behind the front: all but the standby. */
@@ -59,7 +57,6 @@ export class Scaling {
   async replaceStandby(d: Deployment, service: string): Promise<void> {
     const old = this.standbyOf(d, service);
     if (old === null) return;
-    this.standbys.delete(serviceKey(d, service));
     await d.removeInstance(service, old);
     await this.bootStandby(d, service);
   }
@@ -78,7 +75,7 @@ export class Scaling {
       const added: ScaleResult['added'] = [];
       const removed: string[] = [];
       while (this.serving(d, service).length < count) {
-        const standby = this.takeStandby(d, service);
+        const standby = await this.takeStandby(d, service);
         if (standby !== null) {
           added.push({ id: standby, how: 'standby' });
         } else {
@@ -101,17 +98,15 @@ export class Scaling {
     return result;
   }
 
-  /** Puts the standby in the front, if it still runs; its id, or null. */
-  private takeStandby(d: Deployment, service: string): string | null {
-    const key = serviceKey(d, service);
-    const id = this.standbys.get(key);
-    if (id === undefined) return null;
-    this.standbys.delete(key);
-    const s = d.service(service);
-    const row = d.ctx.store.getInstance(id);
-    const fwd = row?.ports.find((p) => p.guestPort === s.port);
-    if (!row || row.state !== 'running' || (s.front && !fwd)) return null;
-    if (s.front && fwd) s.front.add({ id, host: FRONT_HOST, port: fwd.hostPort });
+  /** Puts the standby in the fronts, if it still runs; its id, or null (one that ended is removed). */
+  private async takeStandby(d: Deployment, service: string): Promise<string | null> {
+    const id = this.standbyOf(d, service);
+    if (id === null) return null;
+    if (!usable(d, service, id)) {
+      await d.removeInstance(service, id);
+      return null;
+    }
+    d.promote(d.service(service), id);
     return id;
   }
 
@@ -119,16 +114,25 @@ export class Scaling {
     void this.queue.run(serviceKey(d, service), async () => {
       // Not for a deployment undeployed meanwhile: its instance would belong to nothing.
       const live = this.o.deploymentsOf(d.tenant).includes(d);
-      if (live && this.standbyOf(d, service) === null && d.services.has(service)) await this.bootStandby(d, service);
+      if (!live || !d.services.has(service)) return;
+      // A standby that ended (say while unikitd was away) is replaced.
+      const old = this.standbyOf(d, service);
+      if (old !== null && !usable(d, service, old)) await d.removeInstance(service, old);
+      if (this.standbyOf(d, service) === null) await this.bootStandby(d, service);
     }).catch((e: Error) => d.ctx.log(`deployment ${d.name}: booting a standby of ${service}: ${e.message}`));
   }
 
-  /** Boots an instance and keeps it out of the front. */
+  /** Boots an instance that stays out of the fronts, recorded as the standby. */
   private async bootStandby(d: Deployment, service: string): Promise<void> {
-    const id = await bootInstance(d, service);
-    await d.service(service).front?.remove(id);
-    this.standbys.set(serviceKey(d, service), id);
+    await d.addInstance(service, undefined, { serve: false });
   }
+}
+
+/** Whether the standby still runs and (for a service with a front) has its port forwarded. */
+function usable(d: Deployment, service: string, id: string): boolean {
+  const s = d.service(service);
+  const row = d.ctx.store.getInstance(id);
+  return row !== undefined && row.state === 'running' && (!s.front || d.backendOf(s, id) !== undefined);
 }
 
 /** One more instance of the service (its current image, or `image`), ready and behind its front; one that fails is removed. */

@@ -39,6 +39,9 @@ export interface ServiceRow {
   spec: ServiceSpec;
 }
 
+/** What an instance of a deployment is for: behind the front, or booted and kept out of it. */
+export type InstanceRole = 'serving' | 'standby';
+
 export interface FactoryRow {
   hash: string;
   tenant: string;
@@ -60,7 +63,12 @@ CREATE TABLE IF NOT EXISTS deployment_services (
 );
 CREATE TABLE IF NOT EXISTS deployment_instances (
   instance_id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
-  service TEXT NOT NULL
+  service TEXT NOT NULL, role TEXT NOT NULL DEFAULT 'serving'
+);
+CREATE TABLE IF NOT EXISTS deployment_fronts (
+  deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE, service TEXT NOT NULL,
+  source TEXT NOT NULL, port INTEGER NOT NULL,
+  PRIMARY KEY (deployment_id, service, source)
 );
 CREATE INDEX IF NOT EXISTS deployment_instances_deployment ON deployment_instances(deployment_id);
 CREATE TABLE IF NOT EXISTS factory_images (
@@ -90,6 +98,9 @@ export class DeploymentStore {
     this.db = new Db(path, { timeout: 5000 });
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
+    // Databases made before instances had a role: every instance there served.
+    const columns = this.db.prepare('PRAGMA table_info(deployment_instances)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'role')) this.db.exec("ALTER TABLE deployment_instances ADD COLUMN role TEXT NOT NULL DEFAULT 'serving'");
   }
 
   close(): void {
@@ -141,8 +152,28 @@ export class DeploymentStore {
     return (this.db.prepare('SELECT * FROM deployment_services WHERE deployment_id = ? ORDER BY rowid').all(deploymentId) as Raw[]).map(toService);
   }
 
-  linkInstance(instanceId: string, deploymentId: string, service: string): void {
-    this.db.prepare('INSERT INTO deployment_instances (instance_id, deployment_id, service) VALUES (?, ?, ?)').run(instanceId, deploymentId, service);
+  linkInstance(instanceId: string, deploymentId: string, service: string, role: InstanceRole = 'serving'): void {
+    this.db.prepare('INSERT INTO deployment_instances (instance_id, deployment_id, service, role) VALUES (?, ?, ?, ?)').run(instanceId, deploymentId, service, role);
+  }
+
+  setRole(instanceId: string, role: InstanceRole): void {
+    this.db.prepare('UPDATE deployment_instances SET role = ? WHERE instance_id = ?').run(role, instanceId);
+  }
+
+  /** The instance's role; 'serving' for one the table does not know. */
+  role(instanceId: string): InstanceRole {
+    const r = this.db.prepare('SELECT role FROM deployment_instances WHERE instance_id = ?').get(instanceId) as { role: InstanceRole } | undefined;
+    return r?.role ?? 'serving';
+  }
+
+  /** The ports of a service's per-source fronts (source node -> host port). */
+  sourceFronts(deploymentId: string, service: string): Map<string, number> {
+    const rows = this.db.prepare('SELECT source, port FROM deployment_fronts WHERE deployment_id = ? AND service = ?').all(deploymentId, service) as { source: string; port: number }[];
+    return new Map(rows.map((r) => [r.source, r.port]));
+  }
+
+  putSourceFront(deploymentId: string, service: string, source: string, port: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO deployment_fronts (deployment_id, service, source, port) VALUES (?, ?, ?, ?)').run(deploymentId, service, source, port);
   }
 
   unlinkInstance(instanceId: string): void {

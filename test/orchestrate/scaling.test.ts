@@ -1,7 +1,8 @@
 /**
  * Proactive scaling with real VMs: apps/httpd with a Scaling policy that keeps a standby. After
- * the deploy a standby boots out of the front; a scale-out promotes it and boots the next one; a
- * count outside [min, max] is refused; a scale-in drains the newest instance.
+ * the deploy a standby boots out of the front (status marks it, and it stays the standby across a
+ * unikitd restart); a scale-out promotes it and boots the next one; a count outside [min, max]
+ * is refused; a scale-in drains the newest instance.
  */
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
@@ -71,7 +72,15 @@ topology_template:
     expect(same).toMatchObject({ from: 1, instances: 1, added: [], removed: [] });
     expect(same.standby).toMatch(/^[0-9a-f]{12}$/);
     const dep = await api<DeploymentStatus>('GET', '/v1/deployments/spare');
-    expect(dep.services[0]?.instances.map((i) => i.state)).toEqual(['running', 'running']);
+    expect(dep.services[0]?.instances.map((i) => [i.state, i.role])).toEqual([['running', 'serving'], ['running', 'standby']]);
+    expect(dep.services[0]?.instances[1]?.id).toBe(same.standby);
+
+    // unikitd killed and started again: the standby stays the standby (out of the front).
+    await d.kill9();
+    await d.restart();
+    const back = await api<DeploymentStatus>('GET', '/v1/deployments/spare');
+    expect(back.services[0]?.instances.map((i) => [i.id, i.role])).toEqual(dep.services[0]?.instances.map((i) => [i.id, i.role]));
+    expect((await d.cli(['status', 'spare', '--tenant', 'acme'])).stdout.toString()).toMatch(/web: level medium, 1\/1 running, 1 standby, .*\n.*\n.*running {2}standby/);
 
     const out = await d.cli(['scale', 'spare', 'web', '2', '--tenant', 'acme', '--json']);
     expect(out.stderr).toBe('');

@@ -106,9 +106,15 @@ async function status(argv: readonly string[], io: DeployIo): Promise<number> {
 function describe(d: DeploymentStatus): string {
   const lines: string[] = [];
   for (const s of d.services) {
-    const running = s.instances.filter((i) => i.state === 'running').length;
-    lines.push(`  ${s.name}: level ${s.level}, ${running}/${s.instances.length} running, front ${s.front ?? 'none'}${s.connectsTo.length ? `, connects to ${s.connectsTo.join(', ')}` : ''}`);
-    for (const i of s.instances) lines.push(`    ${i.name}  ${i.state}${i.address ? `  ${i.address}` : ''}${i.exit ? `  exit ${i.exit.status} (${i.exit.reason})` : ''}`);
+    const serving = s.instances.filter((i) => i.role !== 'standby');
+    const running = serving.filter((i) => i.state === 'running').length;
+    const standbys = s.instances.length - serving.length;
+    lines.push(`  ${s.name}: level ${s.level}, ${running}/${serving.length} running${standbys ? `, ${standbys} standby` : ''}, front ${s.front ?? 'none'}${s.connectsTo.length ? `, connects to ${s.connectsTo.join(', ')}` : ''}`);
+    if (s.ingress) {
+      const from = [...s.ingress.nodes.map((n) => `${n.source} (${n.front})`), ...s.ingress.admits];
+      lines.push(`    ingress from ${from.join(', ') || 'nobody'}; external front on ${s.ingress.listen}`);
+    }
+    for (const i of s.instances) lines.push(`    ${i.name}  ${i.state}${i.role === 'standby' ? '  standby' : ''}${i.address ? `  ${i.address}` : ''}${i.exit ? `  exit ${i.exit.status} (${i.exit.reason})` : ''}`);
   }
   const outputs = Object.entries(d.outputs);
   if (outputs.length) {

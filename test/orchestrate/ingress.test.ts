@@ -1,0 +1,126 @@
+/**
+ * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web and
+ * rogue are apps/fetch clients that both connect to api. web gets a front of its own and reaches
+ * api through it; rogue's egress policy names no port of api, so its kernel refuses the connect;
+ * a client of this host (127.0.0.1, outside 192.0.2.0/24) is reset by api's external front, and
+ * the refusal is audited.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FleetClient, type InstanceView } from '../../src/fleet/index.js';
+import type { DeploymentStatus } from '../../src/orchestrate/index.js';
+import { projectRoot } from '../../src/project/index.js';
+import { appPath } from '../support/run.js';
+import { type TestDaemon, startTestDaemon } from '../fleet/support.js';
+
+let d: TestDaemon;
+let acme: FleetClient;
+const scratch = mkdtempSync(join(tmpdir(), 'uki-'));
+
+beforeAll(async () => {
+  d = await startTestDaemon(['--boot-concurrency', '2']);
+  expect((await d.cli(['tenant', 'add', 'acme'])).status).toBe(0);
+  acme = new FleetClient({ home: d.home, autoStart: false, tenant: 'acme' });
+});
+
+afterAll(async () => {
+  await d?.dispose();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** The instance's console once a line matches `pattern` (fetch prints each change of outcome). */
+async function consoleUntil(id: string, pattern: RegExp): Promise<string> {
+  let text = '';
+  for (let i = 0; i < 120 && !pattern.test(text); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 500));
+    text = (await d.cli(['logs', id, '--tenant', 'acme'])).stdout.toString();
+  }
+  return text;
+}
+
+/** Connects, sends a request and resolves with what came back, or the error's code. */
+function tryConnect(address: string): Promise<string> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const s = createConnection({ host, port: Number(port) });
+    let got = '';
+    s.on('data', (b: Buffer) => void (got += b.toString()));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.on('end', () => resolve(got || 'closed'));
+    s.write('GET / HTTP/1.0\r\n\r\n');
+  });
+}
+
+describe('ingress rules (unikit.policies.Network from)', () => {
+  it('lets the allowed node through its own front; the kernel stops another node; the external front resets a client outside the CIDR', async () => {
+    const file = join(scratch, 'fenced.yaml');
+    const fetch = (name: string): string[] => [
+      `    ${name}:`, '      type: unikit.nodes.Unikernel',
+      `      properties: { binary: ${appPath('fetch')}, args: [API], memory: 16 MiB }`,
+      '      requirements: [{ connects_to: api }]',
+    ];
+    writeFileSync(file, [
+      'tosca_definitions_version: tosca_simple_yaml_1_3',
+      'metadata: { template_name: fenced }',
+      'topology_template:',
+      '  node_templates:',
+      '    api:',
+      '      type: unikit.nodes.Unikernel',
+      '      properties:',
+      `        binary: ${appPath('httpd')}`,
+      '        args: ["9000", /www]',
+      `        files: ["${join(projectRoot(), 'test', 'orchestrate', 'fixtures', 'site')}:/www"]`,
+      '        memory: 32 MiB',
+      '        ports: [9000]',
+      ...fetch('web'),
+      ...fetch('rogue'),
+      '  policies:',
+      '    - api_ingress:',
+      '        type: unikit.policies.Network',
+      '        targets: [api]',
+      '        properties:',
+      '          ingress: [{ from: web, ports: [9000] }, { from: 192.0.2.0/24 }]',
+      '  outputs:',
+      '    api_address: { value: { get_attribute: [api, address] } }',
+      '',
+    ].join('\n'));
+    const r = await d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
+    expect(r.stderr).toBe('');
+    const dep = JSON.parse(r.stdout.toString()) as DeploymentStatus;
+    const svc = (n: string) => dep.services.find((s) => s.name === n);
+    const external = dep.outputs.api_address as string;
+    const externalPort = Number(external.split(':')[1]);
+    expect(external).toBe(svc('api')?.front);
+
+    // web has a front of its own; the external front listens on every address (192.0.2.0/24 is not this host).
+    const ingress = svc('api')?.ingress;
+    expect(ingress?.admits).toEqual(['192.0.2.0/24']);
+    expect(ingress?.listen).toBe(`0.0.0.0:${externalPort}`);
+    expect(ingress?.nodes.map((n) => n.source)).toEqual(['web']);
+    const webPort = Number(ingress?.nodes[0]?.front.split(':')[1]);
+    expect(webPort).not.toBe(externalPort);
+    expect(svc('web')?.networkPolicy?.egress).toEqual([{ host: '10.0.2.2', port: webPort }]);
+    // rogue connects to api too, but api's rules do not allow it: no port of api in its egress.
+    expect(svc('rogue')?.networkPolicy?.egress).toEqual([]);
+
+    const webId = svc('web')?.instances[0]?.id as string;
+    const rogueId = svc('rogue')?.instances[0]?.id as string;
+    expect((await acme.json<InstanceView>('GET', `/v1/instances/${webId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${webPort}`]);
+    expect((await acme.json<InstanceView>('GET', `/v1/instances/${rogueId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${externalPort}`]);
+    expect(await consoleUntil(webId, /HTTP\/1\.\d 200/)).toContain(`fetch API 10.0.2.2:${webPort}: HTTP/1.1 200 OK`);
+    expect(await consoleUntil(rogueId, /connect: /)).toContain(`fetch API 10.0.2.2:${externalPort}: connect: Permission denied`);
+
+    // A client of this host is outside 192.0.2.0/24: reset at once, audited.
+    expect(await tryConnect(external)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
+    const audit = JSON.parse((await d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
+    const refused = audit.filter((a) => a.kind === 'network.refused');
+    expect(refused[0]).toMatchObject({ subject: 'fenced/api', detail: { front: 'external', from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
+
+    const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
+    expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}`);
+    expect((await d.cli(['undeploy', 'fenced', '--tenant', 'acme'])).status).toBe(0);
+  }, 180_000);
+});
