@@ -3,8 +3,8 @@
  * fs_init checks every header, name and data length against the archive's end at boot; a
  * malformed archive is rejected with one "unikit: initrd: " line. The tree itself is built on
  * first use (fs_tree_ready): under TCG each new code path costs microseconds, and a program
- * that never names a file (hello) should not pay for building one. The loader finds a
- * top-level program in the archive in place. File data is not copied: inodes borrow it from
+ * that never names a file (hello) should not pay for building one. The loader finds the
+ * program in the archive in place (fs_map_program). File data is not copied: inodes borrow it from
  * the initrd until first written.
  */
 #include "fsimpl.h"
