@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../fleet/index.js';
+import { type ServiceRuntime, mustCheckPeers } from './deployment.js';
+import type { Front } from './front.js';
 import { RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
 import type { ServiceSpec } from './store.js';
 
@@ -63,5 +65,24 @@ describe('RefusalAudit', () => {
     expect(rows.length).toBe(3);
     a.flush();
     expect(rows.length).toBe(3);
+  });
+});
+
+describe('mustCheckPeers', () => {
+  const rt = (name: string, o: { level?: string; egress?: { host: string; port: number | '*' }[]; fronts?: [string, number][] } = {}): ServiceRuntime => ({
+    spec: spec(name), level: (o.level ?? 'medium') as ServiceRuntime['level'], image: {} as ServiceRuntime['image'], port: null, frontPort: null,
+    sourceFronts: new Map((o.fronts ?? []).map(([s, port]) => [s, { front: {} as Front, port }])), instances: [], standby: null,
+    policy: { listen: [], egress: o.egress ?? [] },
+  });
+
+  it('checks only when a guest could reach a node front that is not its own', () => {
+    const api = (): ServiceRuntime => rt('api', { fronts: [['web', 4001]] });
+    expect(mustCheckPeers([api(), rt('web', { egress: [{ host: '10.0.2.2', port: 4001 }] })])).toBe(false);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '10.0.2.2', port: 4001 }] })])).toBe(true);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '0.0.0.0/0', port: '*' }] })])).toBe(true);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '10.0.2.0/24', port: 80 }, { host: '192.0.2.1', port: '*' }] })])).toBe(false);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { level: 'low' })])).toBe(true);
+    // No node fronts: nothing to protect.
+    expect(mustCheckPeers([rt('api'), rt('x', { level: 'low', egress: [{ host: '0.0.0.0/0', port: '*' }] })])).toBe(false);
   });
 });

@@ -2,9 +2,10 @@
  * Which process is at the other end of a loopback TCP connection (Linux /proc). A per-source
  * front uses it to admit only the QEMUs of its source node's instances: under user networking a
  * guest's connection to 10.0.2.2:<port> is QEMU's own socket from 127.0.0.1:<ephemeral>, so the
- * front can tell who connected even though the guest's address says nothing. This holds where
- * the guest kernel's egress check may not: at `low` (the program could switch it off), or for a
- * node whose egress rules open the host wholesale.
+ * front can tell who connected even though the guest's address says nothing. Used where the
+ * guest kernel's egress check may not hold (Deployment.peerChecks): at `low` (the program could
+ * switch it off), or beside a node whose egress rules open the host. Its price is a read of
+ * /proc/net/tcp per connection, which grows with the host's sockets (npm run bench:ingress).
  */
 import { readFile, readdir, readlink } from 'node:fs/promises';
 
@@ -19,11 +20,13 @@ export function procTcpAddress(address: string, port: number): string {
  * connection from its side (local = itself); the client's socket is the row with the ends swapped.
  */
 export function findSocketInode(procNetTcp: string, from: { address: string; port: number }, to: { address: string; port: number }): string | null {
-  const local = procTcpAddress(from.address, from.port);
-  const remote = procTcpAddress(to.address, to.port);
-  for (const line of procNetTcp.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === local && f[2] === remote && f[9] && f[9] !== '0') return f[9];
+  // A search for the pair, not a parse of every row: a busy host has thousands (TIME-WAIT ones).
+  const pair = ` ${procTcpAddress(from.address, from.port)} ${procTcpAddress(to.address, to.port)} `;
+  for (let at = procNetTcp.indexOf(pair); at >= 0; at = procNetTcp.indexOf(pair, at + 1)) {
+    const end = procNetTcp.indexOf('\n', at);
+    const f = procNetTcp.slice(at, end < 0 ? undefined : end).trim().split(/\s+/);
+    // local rem st queues tr retrnsmt uid timeout inode: a closed socket's inode is 0.
+    if (f[8] && f[8] !== '0') return f[8];
   }
   return null;
 }
@@ -31,13 +34,11 @@ export function findSocketInode(procNetTcp: string, from: { address: string; por
 /** Whether one of `pids` holds the socket (one of its fds links to `socket:[inode]`). */
 async function heldBy(pids: readonly number[], inode: string): Promise<boolean> {
   const want = `socket:[${inode}]`;
-  for (const pid of pids) {
+  const links = await Promise.all(pids.map(async (pid) => {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')) === want) return true;
-    }
-  }
-  return false;
+    return Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  }));
+  return links.some((l) => l.includes(want));
 }
 
 /**

@@ -1,9 +1,11 @@
 /**
- * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web and
- * rogue are apps/fetch clients that both connect to api. web gets a front of its own and reaches
- * api through it (a front that admits only web's QEMUs); rogue's egress policy names no port of
- * api, so its kernel refuses the connect; a client of this host (127.0.0.1, outside
- * 192.0.2.0/24) is reset by api's external front and by web's front, and the refusals audited.
+ * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web,
+ * rogue and wild are apps/fetch clients that all connect to api. web gets a front of its own and
+ * reaches api through it; rogue's egress policy names no port of api, so its kernel refuses the
+ * connect; wild's egress opens the host (10.0.2.2, every port), so it gets through its kernel to
+ * api's external front, which resets it (a guest comes from 127.0.0.1, outside 192.0.2.0/24),
+ * and web's front checks the client process (this process is refused there). Refusals are
+ * audited; after a unikitd restart the fronts are back on their ports and web still gets through.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -93,7 +95,12 @@ describe('ingress rules (unikit.policies.Network from)', () => {
       '        ports: [9000]',
       ...fetch('web'),
       ...fetch('rogue'),
+      ...fetch('wild'),
       '  policies:',
+      '    - wild_egress:',
+      '        type: unikit.policies.Network',
+      '        targets: [wild]',
+      '        properties: { egress: [{ to: 10.0.2.2 }] }',
       '    - api_ingress:',
       '        type: unikit.policies.Network',
       '        targets: [api]',
@@ -121,6 +128,9 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect(svc('web')?.networkPolicy?.egress).toEqual([{ host: '10.0.2.2', port: webPort }]);
     // rogue connects to api too, but api's rules do not allow it: no port of api in its egress.
     expect(svc('rogue')?.networkPolicy?.egress).toEqual([]);
+    // wild's own rule opens the host: web's front checks who connects.
+    expect(svc('wild')?.networkPolicy?.egress).toEqual([{ host: '10.0.2.2', port: '*' }]);
+    expect(ingress?.peersChecked).toBe(true);
 
     const webId = svc('web')?.instances[0]?.id as string;
     const rogueId = svc('rogue')?.instances[0]?.id as string;
@@ -128,6 +138,10 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect((await acme.json<InstanceView>('GET', `/v1/instances/${rogueId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${externalPort}`]);
     expect(await consoleUntil(webId, /HTTP\/1\.\d 200/)).toContain(`fetch API 10.0.2.2:${webPort}: HTTP/1.1 200 OK`);
     expect(await consoleUntil(rogueId, /connect: /)).toContain(`fetch API 10.0.2.2:${externalPort}: connect: Permission denied`);
+    const wildId = svc('wild')?.instances[0]?.id as string;
+    const wildSays = await consoleUntil(wildId, /fetch API/);
+    expect(wildSays).toContain(`fetch API 10.0.2.2:${externalPort}: `);
+    expect(wildSays).not.toMatch(/HTTP|Permission denied/);
 
     // A client of this host is outside 192.0.2.0/24: reset at once, audited. web's own front
     // admits only the QEMUs of web's instances: this process is refused there too.
@@ -139,7 +153,7 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect(refused.find((a) => a.detail.front === 'for web')).toMatchObject({ subject: 'fenced/api', detail: { from: expect.stringMatching(/^127\.0\.0\.1:\d+$/), count: 1 } });
 
     const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
-    expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}`);
+    expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}; nodes' fronts check the client process`);
 
     // unikitd killed and started again: the fronts reopen on their ports, web's instance (adopted,
     // its QEMU the same) gets through its own front again, this process still does not.
