@@ -12,6 +12,9 @@
  *   `replayLimit` bytes) and replays it on the next backend; each backend is tried at most once
  *   per connection. After the first byte the connection belongs to its backend for good.
  *
+ * - With `admits` (a Network policy's ingress rules, ingress.ts), a client it refuses is reset
+ *   before any backend is tried.
+ *
  * The proxy moves bytes and half-closes both ways; it never parses them.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
