@@ -94,8 +94,8 @@ high64:
     .p2align 3
 boot_gdt:
     .quad 0
-    .quad 0x00209a0000000000    /* 64-bit code */
-    .quad 0x0000920000000000    /* data */
+    .quad 0x00209b0000000000    /* 64-bit code */
+    .quad 0x00cf93000000ffff    /* data: flat, B set, accessed, as arch/cpu.c's gdt[2] */
 boot_gdt_desc:
     .word boot_gdt_desc - boot_gdt - 1
     .long boot_gdt

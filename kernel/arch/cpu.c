@@ -39,11 +39,17 @@ extern char kernel_stack_top[];
 extern char syscall_entry[];
 
 static void gdt_init(void) {
+    /* The data descriptors are flat 4 GiB with B set, and every descriptor is marked accessed:
+     * exactly what syscall and sysret load into the hidden SS without reading the GDT. Under TCG
+     * SS.B is part of every translated block's key, so a kernel SS with B clear would have each
+     * kernel block that runs both at boot and in a syscall translated twice (likewise the
+     * program's blocks before and after its first syscall); and a descriptor without the accessed
+     * bit would be written by the CPU on its first load. */
     gdt[0] = 0;
-    gdt[1] = 0x00209a0000000000;   /* kernel code, 64-bit */
-    gdt[2] = 0x0000920000000000;   /* kernel data */
-    gdt[3] = 0x0000f20000000000;   /* user data (DPL 3): sysret takes SS from here */
-    gdt[4] = 0x0020fa0000000000;   /* user code, 64-bit (DPL 3) */
+    gdt[1] = 0x00209b0000000000;   /* kernel code, 64-bit */
+    gdt[2] = 0x00cf93000000ffff;   /* kernel data */
+    gdt[3] = 0x00cff3000000ffff;   /* user data (DPL 3): sysret takes SS from here */
+    gdt[4] = 0x0020fb0000000000;   /* user code, 64-bit (DPL 3) */
     uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
     gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
              (((base >> 24) & 0xff) << 56);

@@ -1,6 +1,6 @@
 /*
- * Boot: from the PVH start_info to the program's first instruction. Memory first (everything
- * else allocates), then the CPU tables, the command line, clocks, randomness, the root
+ * Boot: from the PVH start_info to the program's first instruction. The CPU tables, memory
+ * (everything else allocates), the command line, clocks, randomness, the root
  * filesystem, the program. A problem with the program ends the VM with status 126.
  */
 #include "clock.h"
@@ -111,8 +111,12 @@ static void boot_options(const struct boot_config *cfg) {
 static noreturn void load_error(void) { vm_exit(UNIKIT_STATUS_LOAD_ERROR, UNIKIT_EXIT_REASON_LOAD); }
 
 noreturn void kmain(uint32_t start_info_pa) {
-    struct boot_info bi = memory_from_start_info(start_info_pa);
+    /* The CPU first: under TCG the FPU bits cpu_init sets in CR0, CR4 and XCR0 are part of
+     * every translated block's key, so code that ran before them (memset, strlen) would be
+     * translated again when it runs after. cpu_init allocates nothing. */
     cpu_init();
+    console_init();
+    struct boot_info bi = memory_from_start_info(start_info_pa);
     vm_init();
     lapic_init();
 

@@ -36,6 +36,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* core/console.c: the program's stdout/stderr (stream 1 and 2: COM1, COM2) and the kernel log
  * (debugcon). kprintf lines meant for the user start with "unikit: " (see abi/unikit_abi.h). */
+void console_init(void);
 void console_write(int stream, const void *buf, size_t n);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void klog_write(const char *s, size_t n);
