@@ -1,8 +1,8 @@
 /*
  * PVH entry. QEMU loads this ELF at its physical addresses and jumps to pvh_start in 32-bit
  * protected mode, paging off, with %ebx pointing at the hvm_start_info. We switch to long mode
- * with static page tables that map the first GiB three times: identity (only until we jump
- * high), the kernel image window at KERNEL_VMA, and the direct map at DIRECT_MAP_BASE.
+ * with static page tables: the first 4 GiB at 0 (identity, only until we jump high) and at
+ * DIRECT_MAP_BASE (the direct map), the first GiB at KERNEL_VMA (the kernel image window).
  */
 #include "layout.h"
 #define KERNEL_STACK_BYTES 16384
@@ -28,8 +28,26 @@ pvh_start:
     mov %ebx, boot_start_info
     mov $boot_stack_top, %esp
 
-    /* The four page directories: 2 MiB pages over the first 4 GiB (DIRECT_MAP_LIMIT). */
-    mov $boot_pd, %edi
+    /* 1 GiB pages where the CPU has them (CPUID 0x80000001 EDX bit 26, pdpe1gb; QEMU's -cpu max
+     * under TCG does): four PDPT entries instead of a loop of 2048 PD entries, which under TCG
+     * runs as 2048 passes through a translated block. %ebx (the start_info) is saved above. */
+    mov $0x80000001, %eax
+    cpuid
+    bt $26, %edx
+    jnc 2f
+    mov $(PTE_P | PTE_W | PTE_PS), %eax
+    mov %eax, boot_pdpt_kernel + 510 * 8
+    mov %eax, boot_pdpt_direct
+    add $0x40000000, %eax
+    mov %eax, boot_pdpt_direct + 8
+    add $0x40000000, %eax
+    mov %eax, boot_pdpt_direct + 16
+    add $0x40000000, %eax
+    mov %eax, boot_pdpt_direct + 24
+    jmp 3f
+
+    /* Otherwise four page directories: 2 MiB pages over the first 4 GiB (DIRECT_MAP_LIMIT). */
+2:  mov $boot_pd, %edi
     mov $(PTE_P | PTE_W | PTE_PS), %eax
     mov $(4 * 512), %ecx
 1:  mov %eax, (%edi)
@@ -46,6 +64,7 @@ pvh_start:
     mov %eax, boot_pdpt_direct + 16
     add $4096, %eax
     mov %eax, boot_pdpt_direct + 24
+3:
     mov $(boot_pdpt_direct + (PTE_P | PTE_W)), %eax
     mov %eax, boot_pml4
     mov %eax, boot_pml4 + PML4_INDEX_DIRECT * 8
