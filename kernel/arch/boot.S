@@ -114,7 +114,7 @@ high64:
 boot_gdt:
     .quad 0
     .quad 0x00209b0000000000    /* 64-bit code */
-    .quad 0x00cf93000000ffff    /* data: flat, B set, accessed, as arch/cpu.c's gdt[2] */
+    .quad 0x00cf93000000ffff    /* data: flat, B set, accessed, as arch/tables.S's */
 boot_gdt_desc:
     .word boot_gdt_desc - boot_gdt - 1
     .long boot_gdt

@@ -29,61 +29,25 @@ struct __attribute__((packed)) table_ptr {
     uint64_t base;
 };
 
-static uint64_t gdt[7];
-static struct tss tss;
-static struct idt_entry idt[256];
-static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
-static uint8_t fast_mode_trap_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
-extern const char trap_stubs[];   /* 256 stubs of 16 bytes (arch/entry.S) */
-extern char kernel_stack_top[];
+/* The tables themselves are static data (arch/tables.S; kernel.ld checks their sizes). */
+_Static_assert(sizeof(struct tss) == 104 && sizeof(struct idt_entry) == 16, "descriptor layouts");
+extern uint64_t gdt[7];
+extern struct tss tss;
+extern struct idt_entry idt[256];
 extern char syscall_entry[];
+static uint8_t fast_mode_trap_stack[KERNEL_STACK_SIZE] __attribute__((aligned(16)));
 
-static void gdt_init(void) {
-    /* The data descriptors are flat 4 GiB with B set, and every descriptor is marked accessed:
-     * exactly what syscall and sysret load into the hidden SS without reading the GDT. Under TCG
-     * SS.B is part of every translated block's key, so a kernel SS with B clear would have each
-     * kernel block that runs both at boot and in a syscall translated twice (likewise the
-     * program's blocks before and after its first syscall); and a descriptor without the accessed
-     * bit would be written by the CPU on its first load. */
-    gdt[0] = 0;
-    gdt[1] = 0x00209b0000000000;   /* kernel code, 64-bit */
-    gdt[2] = 0x00cf93000000ffff;   /* kernel data */
-    gdt[3] = 0x00cff3000000ffff;   /* user data (DPL 3): sysret takes SS from here */
-    gdt[4] = 0x0020fb0000000000;   /* user code, 64-bit (DPL 3) */
-    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
-    gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
-             (((base >> 24) & 0xff) << 56);
-    gdt[6] = base >> 32;
-
-    tss.rsp[0] = (uint64_t)kernel_stack_top;
-    tss.ist[0] = (uint64_t)double_fault_stack + sizeof double_fault_stack;
-    tss.iomap_base = sizeof tss;    /* no I/O bitmap: the program may not touch ports */
-
-    /* CS, DS, ES and SS are not reloaded: the boot stub (arch/boot.S) loaded the same selectors
-     * from a GDT whose first three descriptors are these, so the CPU's cached copies already
-     * match (and under TCG each segment load ends a translated block). */
-    struct table_ptr p = {sizeof gdt - 1, (uint64_t)gdt};
+/* CS, DS, ES and SS are not reloaded: the boot stub (arch/boot.S) loaded the same selectors
+ * from a GDT whose first three descriptors are these, so the CPU's cached copies already match
+ * (and under TCG each segment load ends a translated block). */
+static void tables_load(void) {
+    struct table_ptr g = {sizeof gdt - 1, (uint64_t)gdt}, i = {sizeof idt - 1, (uint64_t)idt};
     __asm__ volatile("lgdt %0\n"
                      "ltr %w1\n"
+                     "lidt %2\n"
                      :
-                     : "m"(p), "r"((uint16_t)SEL_TSS)
+                     : "m"(g), "r"((uint16_t)SEL_TSS), "m"(i)
                      : "memory");
-}
-
-static void idt_init(void) {
-    for (int v = 0; v < 256; v++) {
-        uint64_t a = (uint64_t)trap_stubs + 16 * (uint64_t)v;
-        idt[v] = (struct idt_entry){
-            .offset_lo = (uint16_t)a,
-            .selector = SEL_KERNEL_CODE,
-            .ist = v == 8 ? 1 : 0,
-            .type_attr = 0x8e,     /* present, DPL 0, interrupt gate */
-            .offset_mid = (uint16_t)(a >> 16),
-            .offset_hi = (uint32_t)(a >> 32),
-        };
-    }
-    struct table_ptr p = {sizeof idt - 1, (uint64_t)idt};
-    __asm__ volatile("lidt %0" : : "m"(p));
 }
 
 static void features_init(void) {
@@ -135,8 +99,7 @@ void cpu_enable_fast_mode(void) {
 
 void cpu_init(void) {
     features_init();
-    gdt_init();
-    idt_init();
+    tables_load();
     fpu_init();
     uint64_t efer = rdmsr(MSR_EFER) | EFER_SCE;
     if (cpu.nx)

@@ -136,7 +136,10 @@ trap_common:
     iretq
 
 /* One 16-byte stub per vector, so vector v's stub is at trap_stubs + 16 * v. The CPU pushes an
- * error code only for some vectors; the others push a zero so the frame has one shape. */
+ * error code only for some vectors; the others push a zero so the frame has one shape. Their own
+ * section, first in .text (kernel.ld): page aligned, the 4 KiB of stubs share address bits 16
+ * and up, which arch/tables.S's static IDT relies on (kernel.ld checks). */
+    .section .text.trap_stubs, "ax"
     .p2align 4
     .globl trap_stubs
 trap_stubs:
