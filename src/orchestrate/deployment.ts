@@ -18,8 +18,10 @@ import {
 import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
-import { type Backend, Front } from './front.js';
+import { type Backend, Front, type Peer } from './front.js';
 import { type IngressPlan, RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
+import { ipv4Value, parseCidr } from './cidr.js';
+import { peerIsOneOf } from './peer.js';
 import { waitReady } from './rollout.js';
 import type { DeploymentRow, DeploymentStore, InstanceRole, ServiceSpec } from './store.js';
 
@@ -72,8 +74,14 @@ export class Deployment {
   readonly services = new Map<string, ServiceRuntime>();
   /** Images this deployment built (not cache hits): what a failed deploy removes. */
   readonly built: string[] = [];
-  /** Each restricted service's audit of refused connections (flushed when its fronts close). */
-  private readonly refusals = new Map<ServiceRuntime, RefusalAudit | undefined>();
+  /**
+   * Whether the per-source fronts check who connected (peer.ts, a /proc lookup per connection):
+   * only when one of the deployment's guests could get past its kernel's egress check to them
+   * (mustCheckPeers); otherwise that check alone keeps other nodes out, at no cost.
+   */
+  peerChecks = false;
+  /** The restricted fronts' audits of refused connections (flushed when the fronts close). */
+  private readonly refusals: RefusalAudit[] = [];
   /** The template's inputs and outputs, for the outputs' values. */
   template?: Pick<ServiceTemplate, 'inputs' | 'outputs'>;
 
@@ -120,16 +128,21 @@ export class Deployment {
     if (port !== null) {
       const plan = ingressPlan(spec, port, all);
       s.ingress = plan;
-      const subject = `${this.name}/${spec.name}`;
-      const refusals = plan.restricted
-        ? new RefusalAudit(this.ctx.audit, { tenant: this.tenant, actor: ORCHESTRATOR, subject, detail: { front: 'external', admits: plan.blocks.map((b) => b.text) } })
-        : undefined;
-      s.front = new Front({ host: plan.host, ...(refusals && { admits: admitsAddress(plan), onRefused: (a: string) => refusals.refused(a) }) });
-      this.refusals.set(s, refusals);
+      const refusals = (front: string, detail: Record<string, unknown> = {}): RefusalAudit => {
+        const r = new RefusalAudit(this.ctx.audit, { tenant: this.tenant, actor: ORCHESTRATOR, subject: `${this.name}/${spec.name}`, detail: { front, ...detail } });
+        this.refusals.push(r);
+        return r;
+      };
+      const external = plan.restricted ? refusals('external', { admits: plan.blocks.map((b) => b.text) }) : undefined;
+      s.front = new Front({ host: plan.host, ...(external && { admits: admitsAddress(plan), onRefused: (p: Peer) => external.refused(p.address) }) });
       s.frontPort = await this.listen(s.front, frontPort, `the front of ${spec.name}`);
       const stored = this.ctx.deployments.sourceFronts(this.row.id, spec.name);
       for (const source of plan.nodes) {
-        const front = new Front({ host: FRONT_HOST });
+        // When a guest could get past its own egress check: only the QEMUs of the source's instances.
+        const audit = refusals(`for ${source}`);
+        const front = new Front({
+          host: FRONT_HOST, admits: (p) => !this.peerChecks || peerIsOneOf(p, this.pidsOf(source)), onRefused: (p) => audit.refused(`${p.address}:${p.port}`),
+        });
         const p = await this.listen(front, stored.get(source), `the front of ${spec.name} for ${source}`);
         s.sourceFronts.set(source, { front, port: p });
         this.ctx.deployments.putSourceFront(this.row.id, spec.name, source, p);
@@ -137,6 +150,12 @@ export class Deployment {
     }
     this.save(s);
     return s;
+  }
+
+  /** The host processes (QEMUs) of a service's instances. */
+  private pidsOf(service: string): number[] {
+    const ids = this.services.get(service)?.instances ?? [];
+    return ids.map((id) => this.ctx.store.getInstance(id)?.pid).filter((p): p is number => typeof p === 'number');
   }
 
   /** Listens on `port` if given and free, else on a new one. */
@@ -222,6 +241,7 @@ export class Deployment {
       const addrs = names.get(name);
       return addrs && addrs.length ? addrs.map((host) => ({ host, port: port ?? '*' })) : undefined;
     });
+    this.peerChecks = mustCheckPeers([...this.services.values()]);
     return s.policy;
   }
 
@@ -354,7 +374,7 @@ export class Deployment {
   }
 
   private async closeFronts(): Promise<void> {
-    for (const s of this.services.values()) this.refusals.get(s)?.flush();
+    for (const r of this.refusals) r.flush();
     await Promise.all([...this.services.values()].flatMap((s) => [s.front?.close(), ...[...s.sourceFronts.values()].map((f) => f.front.close())]));
   }
 
@@ -363,6 +383,24 @@ export class Deployment {
       deploymentId: this.row.id, name: s.spec.name, level: s.level, imageId: s.image.id, frontPort: s.frontPort, port: s.port, spec: s.spec,
     });
   }
+}
+
+/**
+ * Whether a per-source front has to check who connected: some service's guests could reach a
+ * per-source front that is not theirs despite the kernel's egress check, because they run at
+ * `low` (ring 0: the program can switch the check off; levels are never lowered, so the services
+ * as deployed tell) or their egress policy reaches the host (10.0.2.2) on any port or on such a
+ * front's port.
+ */
+export function mustCheckPeers(services: readonly ServiceRuntime[]): boolean {
+  const host = ipv4Value(HOST_FROM_GUEST) as number;
+  const fronts = services.flatMap((t) => [...t.sourceFronts].map(([source, f]) => ({ source, port: f.port })));
+  if (fronts.length === 0) return false;
+  return services.some((s) => s.level === 'low' || (s.policy?.egress ?? []).some((e) => {
+    const block = parseCidr(e.host);
+    if (!block || ((host & block.mask) >>> 0) !== block.net) return false;
+    return e.port === '*' || fronts.some((f) => f.port === e.port && f.source !== s.spec.name);
+  }));
 }
 
 /** "exited, status 0: exit": how an instance that stopped running ended. */

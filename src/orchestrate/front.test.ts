@@ -145,7 +145,7 @@ describe('Front', () => {
     });
     const refused: string[] = [];
     let allow = false;
-    const f = new Front({ admits: (addr) => allow && addr === '127.0.0.1', onRefused: (addr) => refused.push(addr) });
+    const f = new Front({ admits: (p) => allow && p.address === '127.0.0.1', onRefused: (p) => refused.push(p.address) });
     const port = await f.listen();
     cleanups.push(() => f.close());
     f.add({ id: 'a', host: '127.0.0.1', port: a.port });
@@ -154,6 +154,19 @@ describe('Front', () => {
     expect(connects).toBe(0);
     allow = true;
     expect(await ask(port, 'y')).toBe('a:y');
+  });
+
+  it('waits for an asynchronous check before any backend sees the client', async () => {
+    const a = await serve(named('a'));
+    let port = 0;
+    const f = new Front({ admits: async (p): Promise<boolean> => {
+      await new Promise((r) => setTimeout(r, 20));
+      return p.localPort === port;
+    } });
+    port = await f.listen();
+    cleanups.push(() => f.close());
+    f.add({ id: 'a', host: '127.0.0.1', port: a.port });
+    expect(await ask(port, 'slow')).toBe('a:slow');
   });
 
   it('refuses a duplicate backend and a port already in use', async () => {

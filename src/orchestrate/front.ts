@@ -12,6 +12,9 @@
  *   `replayLimit` bytes) and replays it on the next backend; each backend is tried at most once
  *   per connection. After the first byte the connection belongs to its backend for good.
  *
+ * - With `admits` (a Network policy's ingress rules, ingress.ts), a client it refuses is reset
+ *   before any backend is tried.
+ *
  * The proxy moves bytes and half-closes both ways; it never parses them.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -41,11 +44,18 @@ export interface FrontOptions {
   /** Client bytes kept for a replay on another backend, until the backend's first byte. */
   replayLimit?: number;
   /**
-   * Who may connect, by the client's address (a Network policy's ingress rules): a client it
-   * refuses is reset at once, before any backend sees it, and reported to `onRefused`.
+   * Who may connect (a Network policy's ingress rules), by the client's address and port: a
+   * client it refuses is reset at once, before any backend sees it, and reported to `onRefused`.
    */
-  admits?: (address: string) => boolean;
-  onRefused?: (address: string) => void;
+  admits?: (peer: Peer) => boolean | Promise<boolean>;
+  onRefused?: (peer: Peer) => void;
+}
+
+/** The client end of an accepted connection, and the front's port it came to. */
+export interface Peer {
+  address: string;
+  port: number;
+  localPort: number;
 }
 
 interface Pool {
@@ -77,8 +87,8 @@ export class Front {
   private readonly drainTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly replayLimit: number;
-  private readonly admits?: (address: string) => boolean;
-  private readonly onRefused?: (address: string) => void;
+  private readonly admits?: (peer: Peer) => boolean | Promise<boolean>;
+  private readonly onRefused?: (peer: Peer) => void;
   private readonly pools = new Map<string, Pool>();
   private readonly links = new Set<Link>();
   private server: Server | null = null;
@@ -186,14 +196,29 @@ export class Front {
       return;
     }
     if (this.admits) {
-      const address = client.remoteAddress ?? '';
-      if (!this.admits(address)) {
-        client.on('error', () => undefined);
+      const peer: Peer = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0, localPort: client.localPort ?? 0 };
+      const refuse = (): void => {
         client.resetAndDestroy();
-        this.onRefused?.(address);
+        this.onRefused?.(peer);
+      };
+      client.on('error', () => undefined);
+      const verdict = this.admits(peer);
+      if (verdict === false) return refuse();
+      if (verdict !== true) {
+        // Paused (pauseOnConnect) while the check runs: nothing reaches a backend before it says yes.
+        void verdict.catch(() => false).then((ok) => {
+          if (this.closed || client.destroyed) client.destroy();
+          else if (ok) this.serve(client);
+          else refuse();
+        });
         return;
       }
     }
+    this.serve(client);
+  }
+
+  /** Proxies an admitted client. */
+  private serve(client: Socket): void {
     client.setNoDelay(true);
     const link: Link = {
       client, upstream: null, pool: null, connected: false, log: [], logBytes: 0, replayable: true,

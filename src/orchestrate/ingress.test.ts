@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../fleet/index.js';
+import { type ServiceRuntime, mustCheckPeers } from './deployment.js';
+import type { Front } from './front.js';
 import { RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
 import type { ServiceSpec } from './store.js';
 
@@ -27,8 +29,8 @@ describe('ingressPlan', () => {
     expect(plan.nodes).toEqual(['web']);
     expect(plan.blocks.map((b) => b.text)).toEqual(['127.0.0.1']);
     expect(plan.host).toBe('127.0.0.1');
-    expect(admitsAddress(plan)('127.0.0.1')).toBe(true);
-    expect(admitsAddress(plan)('127.0.0.2')).toBe(false);
+    expect(admitsAddress(plan)({ address: '127.0.0.1' })).toBe(true);
+    expect(admitsAddress(plan)({ address: '127.0.0.2' })).toBe(false);
   });
 
   it('any admits every address and every node that connects; other hosts mean 0.0.0.0', () => {
@@ -36,14 +38,14 @@ describe('ingressPlan', () => {
     const plan = ingressPlan(api, 9000, [api, web, batch, idle]);
     expect(plan.nodes).toEqual(['web', 'batch']);
     expect(plan.host).toBe('0.0.0.0');
-    expect(admitsAddress(plan)('203.0.113.9')).toBe(true);
+    expect(admitsAddress(plan)({ address: '203.0.113.9' })).toBe(true);
   });
 
   it('nodes only: the external front admits nobody', () => {
     const api = spec('api', { ports: [9000], ingress: [{ from: 'web' }] });
     const plan = ingressPlan(api, 9000, [api, web]);
     expect(plan).toMatchObject({ restricted: true, nodes: ['web'], blocks: [], host: '127.0.0.1' });
-    expect(admitsAddress(plan)('127.0.0.1')).toBe(false);
+    expect(admitsAddress(plan)({ address: '127.0.0.1' })).toBe(false);
   });
 });
 
@@ -63,5 +65,24 @@ describe('RefusalAudit', () => {
     expect(rows.length).toBe(3);
     a.flush();
     expect(rows.length).toBe(3);
+  });
+});
+
+describe('mustCheckPeers', () => {
+  const rt = (name: string, o: { level?: string; egress?: { host: string; port: number | '*' }[]; fronts?: [string, number][] } = {}): ServiceRuntime => ({
+    spec: spec(name), level: (o.level ?? 'medium') as ServiceRuntime['level'], image: {} as ServiceRuntime['image'], port: null, frontPort: null,
+    sourceFronts: new Map((o.fronts ?? []).map(([s, port]) => [s, { front: {} as Front, port }])), instances: [], standby: null,
+    policy: { listen: [], egress: o.egress ?? [] },
+  });
+
+  it('checks only when a guest could reach a node front that is not its own', () => {
+    const api = (): ServiceRuntime => rt('api', { fronts: [['web', 4001]] });
+    expect(mustCheckPeers([api(), rt('web', { egress: [{ host: '10.0.2.2', port: 4001 }] })])).toBe(false);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '10.0.2.2', port: 4001 }] })])).toBe(true);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '0.0.0.0/0', port: '*' }] })])).toBe(true);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { egress: [{ host: '10.0.2.0/24', port: 80 }, { host: '192.0.2.1', port: '*' }] })])).toBe(false);
+    expect(mustCheckPeers([api(), rt('web'), rt('x', { level: 'low' })])).toBe(true);
+    // No node fronts: nothing to protect.
+    expect(mustCheckPeers([rt('api'), rt('x', { level: 'low', egress: [{ host: '0.0.0.0/0', port: '*' }] })])).toBe(false);
   });
 });

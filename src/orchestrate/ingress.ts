@@ -5,9 +5,10 @@
  *
  * - one front per allowed source node that connects to the service (ConnectsTo, or an egress rule
  *   naming it), on 127.0.0.1: that node's instances get its port in their environment and their
- *   egress policy, and no other node's policy names it. A node the rules do not allow gets no such
- *   front: its kernel refuses every port of the service (unless its own egress rules open the host
- *   wholesale, see docs/orchestrator.md);
+ *   egress policy, and no other node's policy names it (when a guest could get past that check,
+ *   the front also admits only the QEMUs of the node's instances: Deployment.peerChecks,
+ *   peer.ts). A node the rules do not allow gets no such front: its kernel refuses every port of
+ *   the service;
  * - the external front (the outputs' address), which checks each client's address against the
  *   rules' addresses and CIDR blocks (`any`: everyone). It listens on 127.0.0.1 when every block
  *   it admits is loopback, else on 0.0.0.0 (a block of other hosts' addresses means clients from
@@ -56,8 +57,8 @@ export function ingressPlan(target: ServiceSpec, port: number, services: readonl
 }
 
 /** The external front's check: the client's address is in one of the plan's blocks. */
-export function admitsAddress(plan: IngressPlan): (address: string) => boolean {
-  return (address) => plan.blocks.some((b) => inCidr(address, b));
+export function admitsAddress(plan: IngressPlan): (peer: { address: string }) => boolean {
+  return (peer) => plan.blocks.some((b) => inCidr(peer.address, b));
 }
 
 /**

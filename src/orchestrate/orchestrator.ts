@@ -61,6 +61,8 @@ export interface IngressStatus {
   admits: string[];
   /** Where the external front listens (HOST:PORT). */
   listen: string;
+  /** Whether the nodes' fronts check that a client is one of the node's instances (a guest could get past its egress check). */
+  peersChecked: boolean;
 }
 
 export interface DeploymentStatus {
@@ -193,6 +195,7 @@ export class Orchestrator {
           nodes: [...s.sourceFronts].map(([source, f]) => ({ source, front: `${FRONT_HOST}:${f.port}` })),
           admits: s.ingress.blocks.map((b) => b.text),
           listen: `${s.ingress.host}:${s.frontPort}`,
+          peersChecked: d.peerChecks && s.sourceFronts.size > 0,
         }
         : null,
       instances: s.instances.map((id) => store.getInstance(id)).filter((r): r is InstanceRow => r !== undefined)

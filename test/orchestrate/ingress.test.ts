@@ -1,9 +1,11 @@
 /**
- * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web and
- * rogue are apps/fetch clients that both connect to api. web gets a front of its own and reaches
- * api through it; rogue's egress policy names no port of api, so its kernel refuses the connect;
- * a client of this host (127.0.0.1, outside 192.0.2.0/24) is reset by api's external front, and
- * the refusal is audited.
+ * Ingress rules' `from` with real VMs: api (apps/httpd) admits only web and 192.0.2.0/24. web,
+ * rogue and wild are apps/fetch clients that all connect to api. web gets a front of its own and
+ * reaches api through it; rogue's egress policy names no port of api, so its kernel refuses the
+ * connect; wild's egress opens the host (10.0.2.2, every port), so it gets through its kernel to
+ * api's external front, which resets it (a guest comes from 127.0.0.1, outside 192.0.2.0/24),
+ * and web's front checks the client process (this process is refused there). Refusals are
+ * audited; after a unikitd restart the fronts are back on their ports and web still gets through.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -42,7 +44,7 @@ async function consoleUntil(id: string, pattern: RegExp): Promise<string> {
 }
 
 /** Connects, sends a request and resolves with what came back, or the error's code. */
-function tryConnect(address: string): Promise<string> {
+function tryConnect(address: string, path = '/'): Promise<string> {
   const [host, port] = address.split(':') as [string, string];
   return new Promise((resolve) => {
     const s = createConnection({ host, port: Number(port) });
@@ -50,8 +52,24 @@ function tryConnect(address: string): Promise<string> {
     s.on('data', (b: Buffer) => void (got += b.toString()));
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     s.on('end', () => resolve(got || 'closed'));
-    s.write('GET / HTTP/1.0\r\n\r\n');
+    s.write(`GET ${path} HTTP/1.0\r\n\r\n`);
   });
+}
+
+/** httpd's /stats at `address` (an instance's own forward): how many connections it accepted. */
+async function connections(address: string): Promise<number> {
+  const text = await tryConnect(address, '/stats');
+  return Number(/connections=(\d+)/.exec(text)?.[1] ?? NaN);
+}
+
+/** Whether connections other than these polls reach the instance (web's fetch, once a second). */
+async function othersConnect(address: string): Promise<boolean> {
+  const first = await connections(address);
+  for (let polls = 1; polls <= 60; polls++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await connections(address)) - first - polls >= 2) return true;
+  }
+  return false;
 }
 
 describe('ingress rules (unikit.policies.Network from)', () => {
@@ -77,7 +95,12 @@ describe('ingress rules (unikit.policies.Network from)', () => {
       '        ports: [9000]',
       ...fetch('web'),
       ...fetch('rogue'),
+      ...fetch('wild'),
       '  policies:',
+      '    - wild_egress:',
+      '        type: unikit.policies.Network',
+      '        targets: [wild]',
+      '        properties: { egress: [{ to: 10.0.2.2 }] }',
       '    - api_ingress:',
       '        type: unikit.policies.Network',
       '        targets: [api]',
@@ -105,6 +128,9 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect(svc('web')?.networkPolicy?.egress).toEqual([{ host: '10.0.2.2', port: webPort }]);
     // rogue connects to api too, but api's rules do not allow it: no port of api in its egress.
     expect(svc('rogue')?.networkPolicy?.egress).toEqual([]);
+    // wild's own rule opens the host: web's front checks who connects.
+    expect(svc('wild')?.networkPolicy?.egress).toEqual([{ host: '10.0.2.2', port: '*' }]);
+    expect(ingress?.peersChecked).toBe(true);
 
     const webId = svc('web')?.instances[0]?.id as string;
     const rogueId = svc('rogue')?.instances[0]?.id as string;
@@ -112,15 +138,32 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     expect((await acme.json<InstanceView>('GET', `/v1/instances/${rogueId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${externalPort}`]);
     expect(await consoleUntil(webId, /HTTP\/1\.\d 200/)).toContain(`fetch API 10.0.2.2:${webPort}: HTTP/1.1 200 OK`);
     expect(await consoleUntil(rogueId, /connect: /)).toContain(`fetch API 10.0.2.2:${externalPort}: connect: Permission denied`);
+    const wildId = svc('wild')?.instances[0]?.id as string;
+    const wildSays = await consoleUntil(wildId, /fetch API/);
+    expect(wildSays).toContain(`fetch API 10.0.2.2:${externalPort}: `);
+    expect(wildSays).not.toMatch(/HTTP|Permission denied/);
 
-    // A client of this host is outside 192.0.2.0/24: reset at once, audited.
+    // A client of this host is outside 192.0.2.0/24: reset at once, audited. web's own front
+    // admits only the QEMUs of web's instances: this process is refused there too.
     expect(await tryConnect(external)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
+    expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
     const audit = JSON.parse((await d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
     const refused = audit.filter((a) => a.kind === 'network.refused');
-    expect(refused[0]).toMatchObject({ subject: 'fenced/api', detail: { front: 'external', from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
+    expect(refused.find((a) => a.detail.front === 'external')).toMatchObject({ subject: 'fenced/api', detail: { from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
+    expect(refused.find((a) => a.detail.front === 'for web')).toMatchObject({ subject: 'fenced/api', detail: { from: expect.stringMatching(/^127\.0\.0\.1:\d+$/), count: 1 } });
 
     const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
-    expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}`);
+    expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}; nodes' fronts check the client process`);
+
+    // unikitd killed and started again: the fronts reopen on their ports, web's instance (adopted,
+    // its QEMU the same) gets through its own front again, this process still does not.
+    await d.kill9();
+    await d.restart();
+    const after = await acme.json<DeploymentStatus>('GET', '/v1/deployments/fenced');
+    expect(after.services.find((s) => s.name === 'api')?.ingress).toEqual(ingress);
+    const direct = svc('api')?.instances[0]?.address as string;
+    expect(await othersConnect(direct)).toBe(true);
+    expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
     expect((await d.cli(['undeploy', 'fenced', '--tenant', 'acme'])).status).toBe(0);
   }, 180_000);
 });

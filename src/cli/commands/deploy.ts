@@ -112,7 +112,7 @@ function describe(d: DeploymentStatus): string {
     lines.push(`  ${s.name}: level ${s.level}, ${running}/${serving.length} running${standbys ? `, ${standbys} standby` : ''}, front ${s.front ?? 'none'}${s.connectsTo.length ? `, connects to ${s.connectsTo.join(', ')}` : ''}`);
     if (s.ingress) {
       const from = [...s.ingress.nodes.map((n) => `${n.source} (${n.front})`), ...s.ingress.admits];
-      lines.push(`    ingress from ${from.join(', ') || 'nobody'}; external front on ${s.ingress.listen}`);
+      lines.push(`    ingress from ${from.join(', ') || 'nobody'}; external front on ${s.ingress.listen}${s.ingress.peersChecked ? '; nodes\' fronts check the client process' : ''}`);
     }
     for (const i of s.instances) lines.push(`    ${i.name}  ${i.state}${i.role === 'standby' ? '  standby' : ''}${i.address ? `  ${i.address}` : ''}${i.exit ? `  exit ${i.exit.status} (${i.exit.reason})` : ''}`);
   }
