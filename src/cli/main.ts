@@ -3,19 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../project/index.js';
-import { analyzeCommand } from './commands/analyze.js';
-import { deployCommands } from './commands/deploy.js';
-import { eventCommands } from './commands/event.js';
-import { benchCommand } from './commands/bench.js';
-import { buildCommand } from './commands/build.js';
-import { inspectCommand } from './commands/inspect.js';
-import { keysCommand } from './commands/keys.js';
-import { runCommand } from './commands/run.js';
-import { validateCommand } from './commands/validate.js';
-import { traceCommand } from './commands/trace.js';
 import { describeFailure } from './report.js';
-import { isFleetCommand, runFleetCommand } from './fleet-commands.js';
 import { HELP, UsageError } from './usage.js';
+
+// Each command's modules are imported when it runs, not at start: the bundle splits them into
+// chunks, so `unikit run` does not parse the daemon, the orchestrator or the analyzer (a whole
+// bundle costs Node ~100 ms before the first line, more than the VM it starts).
 
 // A reader that goes away (`unikit run ... | head`) is not an error of unikit's: stop writing to
 // it and let the VM finish, as a program whose stdout is closed keeps running until it writes.
@@ -35,28 +28,28 @@ export async function main(argvIn: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'build':
-        return await buildCommand(rest, { out, message });
+        return await (await import('./commands/build.js')).buildCommand(rest, { out, message });
       case 'run':
-        return await runCommand(rest, { stdout: process.stdout, stderr: process.stderr, message });
+        return await (await import('./commands/run.js')).runCommand(rest, { stdout: process.stdout, stderr: process.stderr, message });
       case 'inspect':
-        return await inspectCommand(rest, { out });
+        return await (await import('./commands/inspect.js')).inspectCommand(rest, { out });
       case 'analyze':
-        return await analyzeCommand(rest, { out });
+        return await (await import('./commands/analyze.js')).analyzeCommand(rest, { out });
       case 'trace':
-        return await traceCommand(rest, { out, stderr: process.stderr, message });
+        return await (await import('./commands/trace.js')).traceCommand(rest, { out, stderr: process.stderr, message });
       case 'validate':
-        return await validateCommand(rest, { out, err: (s) => void process.stderr.write(s) });
+        return await (await import('./commands/validate.js')).validateCommand(rest, { out, err: (s) => void process.stderr.write(s) });
       case 'bench':
-        return await benchCommand(rest, { out, message });
+        return await (await import('./commands/bench.js')).benchCommand(rest, { out, message });
       case 'keys':
-        return await keysCommand(rest, { out });
+        return await (await import('./commands/keys.js')).keysCommand(rest, { out });
       case 'deploy':
       case 'undeploy':
       case 'status':
-        return await deployCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
+        return await (await import('./commands/deploy.js')).deployCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
       case 'event':
       case 'scale':
-        return await eventCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
+        return await (await import('./commands/event.js')).eventCommands(command, rest, { out, err: (s) => void process.stderr.write(s) });
       case undefined:
       case 'help':
       case '--help':
@@ -67,9 +60,11 @@ export async function main(argvIn: readonly string[]): Promise<number> {
       case 'version':
         out(`${(JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version}\n`);
         return 0;
-      default:
+      default: {
+        const { isFleetCommand, runFleetCommand } = await import('./fleet-commands.js');
         if (isFleetCommand(command)) return await runFleetCommand(command, rest, { out, err: (s) => void process.stderr.write(s), outBytes: (b) => void process.stdout.write(b), tty: process.stderr.isTTY });
         throw new UsageError(`unknown command ${JSON.stringify(command)}: use build, run, inspect, analyze or trace (see \`unikit help\`)`);
+      }
     }
   } catch (e) {
     const f = describeFailure(e, command === 'run');
