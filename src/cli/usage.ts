@@ -25,7 +25,7 @@ usage:
       policy the guest kernel enforces at every level; the program may bind only those ports and
       connect or send only there (EACCES otherwise, logged). Recorded in the image.
       --kernel linux [--file ..] [--env ..] [-- ARGS]: instead, a Linux microVM image: the program
-      in an initramfs for Debian's cloud kernel (fetched with apt-get download into
+      as PID 1 of an initramfs for Debian's cloud kernel (fetched with apt-get download into
       $UNIKIT_HOME/linux), a dynamically linked one with its interpreter and libraries from the
       host; unikit run boots it on q35 (--mem default 128M, at least 64M; --net user or none).
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
