@@ -42,7 +42,8 @@ usage:
       policy; ports -p forwards count as declared; with no egress (and no UDP -p) QEMU also runs
       restrict=on; with --net tap the host also fences the tap by it (nftables, when installed).
   unikit inspect <image-dir> [--json]
-      show what an image holds
+      show what an image holds (its manifest.json; for a --kernel linux image, its linux.json:
+      kernel package, program, argv, env, packed libraries, sizes)
   unikit analyze <elf> [--json]
       the syscalls the program may make, found statically, and what unikit does with each
   unikit trace <image-dir|elf> [--json] [--env K=V]... [--file HOST[:GUEST]]... [-- ARGS...]
