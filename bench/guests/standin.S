@@ -1,11 +1,16 @@
 /*
- * A stand-in guest for the fleet's plumbing (tests, and bench/scale.ts while the real kernel is
- * not built): a PVH entry that speaks the kernel-log protocol of docs/guest-abi.md without being
- * the kernel. It writes KLOG to the debugcon (e.g. "@entering-program\n"), OUT to COM1, then
- *   - IDLE: halts with interrupts off, forever, using no host CPU (a server waiting for work);
- *   - otherwise: after SPIN iterations of a busy loop, writes LATE to COM1 and KLOG2 to the
- *     debugcon (e.g. "@exit 139 signal\n") and STATUS to isa-debug-exit.
- * Built by src/fleet's test support and bench/scale.ts with gcc -m32; the strings come as files.
+ * The stand-in guest: a PVH entry that speaks the kernel-log protocol of docs/guest-abi.md
+ * without being the kernel, for testing and measuring the host side (src/vmm's tests, the CLI's
+ * plumbing, the fleet, bench/scale.ts) without kernel/build/kernel.elf. The one such guest:
+ * kernel/floor* is something else (the benchmark's floor, the least a real guest must do).
+ *
+ * In order it writes KLOG to the debugcon (e.g. "@entering-program\n"), OUT to COM1 (stdout),
+ * ERR to COM2 (stderr); busy-loops SPIN times; writes LATE to COM1 and KLOG2 to the debugcon
+ * (e.g. "@exit 139 signal\n"); then ends as one of
+ *   - END_EXIT: STATUS to isa-debug-exit (QEMU exits with (STATUS << 1) | 1);
+ *   - END_IDLE: halts with interrupts off, forever, using no host CPU (a server waiting for work);
+ *   - END_BUSY: spins forever (a guest stuck in a loop).
+ * Assembled with gcc -m32 by bench/guests/standin.ts, the strings coming as files (.incbin).
  */
     .section .note.Xen, "a"
     .p2align 2
@@ -26,13 +31,13 @@ guest_start:
     mov $out_end, %ecx
     mov $0x3f8, %dx
     call emit
-#ifdef IDLE
-1:  hlt
-    jmp 1b
-#endif
+    mov $err, %esi
+    mov $err_end, %ecx
+    mov $0x2f8, %dx
+    call emit
     mov $SPIN, %ecx
-2:  dec %ecx
-    jnz 2b
+1:  dec %ecx
+    jnz 1b
     mov $late, %esi
     mov $late_end, %ecx
     mov $0x3f8, %dx
@@ -41,26 +46,35 @@ guest_start:
     mov $klog2_end, %ecx
     mov $0xe9, %dx
     call emit
+#if defined(END_IDLE)
+2:  hlt
+    jmp 2b
+#elif defined(END_BUSY)
+2:  jmp 2b
+#else
     mov $0xf4, %dx
     mov $STATUS, %eax
     out %eax, %dx
-3:  hlt
-    jmp 3b
+2:  hlt
+    jmp 2b
+#endif
 
 emit:                       /* write bytes [esi, ecx) to port dx */
     cmp %ecx, %esi
-    jae 4f
+    jae 3f
     movb (%esi), %al
     outb %al, %dx
     inc %esi
     jmp emit
-4:  ret
+3:  ret
 
     .data
 klog: .incbin KLOG_FILE
 klog_end:
 out: .incbin OUT_FILE
 out_end:
+err: .incbin ERR_FILE
+err_end:
 late: .incbin LATE_FILE
 late_end:
 klog2: .incbin KLOG2_FILE

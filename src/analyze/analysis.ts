@@ -7,13 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { syscallTable } from '../abi/index.js';
-import { parseElf } from '../elf/index.js';
+import { hasSymbolTable, parseElf, readFunctionSymbols, readSectionsIfValid, type FunctionSymbol } from '../elf/index.js';
 import { BackwardDataFlow, DEFAULT_SEARCH_BUDGET, type UnknownPath } from './dataflow.js';
 import { codeRegions, Disassembly, type CodeRegion, type UnsupportedKind } from './decode.js';
 import { RAX } from './effects.js';
 import { AddressReferences, dataRanges, type DataRange } from './references.js';
 import { FunctionIndex, functionLabel } from './functions.js';
-import { hasSymbolTable, readFunctionSymbols, readSections, type FunctionSymbol } from './sections.js';
 import { siteNeighbourhood, type SiteNeighbourhood } from './sites.js';
 import { kernelSupport, type KernelSupport, type SyscallSupport } from './support.js';
 
@@ -89,7 +88,9 @@ export function analyzeElf(input: string | Buffer, options: AnalyzeOptions = {})
   const file = options.name ?? (typeof input === 'string' ? input : '<buffer>');
   const buf = typeof input === 'string' ? readFileSync(input) : input;
   const program = parseElf(buf, file);
-  const sections = readSections(buf);
+  // The program headers (checked above) are enough to analyze a program: a section table that
+  // cannot be read costs precision (whole segments decoded, no names), not the analysis.
+  const sections = readSectionsIfValid(buf, file);
   const found = findSites(
     {
       file: buf, regions: codeRegions(program, sections), data: dataRanges(program, sections),

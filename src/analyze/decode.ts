@@ -7,8 +7,7 @@
  * 400,000-instruction program well under a second.
  */
 import { Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction } from 'iced-x86';
-import type { ElfProgram } from '../elf/index.js';
-import { SHF_EXECINSTR, SHT_PROGBITS, type ElfSection } from './sections.js';
+import { SHF_EXECINSTR, SHT_PROGBITS, type ElfProgram, type ElfSection } from '../elf/index.js';
 
 const PF_X = 1;
 

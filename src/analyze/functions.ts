@@ -5,7 +5,7 @@
  * real entry: call targets that land inside another instruction are dropped.
  */
 import type { Disassembly } from './decode.js';
-import type { FunctionSymbol } from './sections.js';
+import type { FunctionSymbol } from '../elf/index.js';
 
 export interface FunctionRef {
   start: number;

@@ -5,12 +5,8 @@
  * is also taken, calls through that pointer are callers data-flow cannot see, and the analysis
  * must say so rather than claim a complete answer.
  */
-import type { ElfProgram } from '../elf/index.js';
+import { SHF_ALLOC, SHF_EXECINSTR, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, type ElfProgram, type ElfSection } from '../elf/index.js';
 import type { CodeRegion } from './decode.js';
-import { SHF_EXECINSTR, SHT_DYNSYM, SHT_SYMTAB, type ElfSection } from './sections.js';
-
-const SHF_ALLOC = 0x2;
-const SHT_NOBITS = 8;
 
 const PF_X = 1;
 

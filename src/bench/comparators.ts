@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type Image, LINUX_DEFAULT_MEMORY, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
+import { type Image, LINUX_DEFAULT_MEMORY, LINUX_GUEST_EXIT, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
 import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, runVm } from '../vmm/index.js';
 import { freePort, waitForHttp } from './http.js';
 import { containerUnavailable, ociContainer, podmanContainer } from './containers.js';
@@ -152,6 +152,7 @@ async function linuxMicrovm(ctx: ComparatorContext): Promise<Comparator> {
       onStdout: out,
       onStderr: out,
       guestArgs: (accel) => linuxQemuArgs({ image, accel, memory: LINUX_DEFAULT_MEMORY, append, streams: STREAM_FDS }),
+      guestExit: LINUX_GUEST_EXIT,
     })),
     async dispose() {},
   };

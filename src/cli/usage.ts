@@ -25,7 +25,7 @@ usage:
       policy the guest kernel enforces at every level; the program may bind only those ports and
       connect or send only there (EACCES otherwise, logged). Recorded in the image.
       --kernel linux [--file ..] [--env ..] [-- ARGS]: instead, a Linux microVM image: the program
-      in an initramfs for Debian's cloud kernel (fetched with apt-get download into
+      as PID 1 of an initramfs for Debian's cloud kernel (fetched with apt-get download into
       $UNIKIT_HOME/linux), a dynamically linked one with its interpreter and libraries from the
       host; unikit run boots it on q35 (--mem default 128M, at least 64M; --net user or none).
   unikit run <image-dir|elf> [--mem SIZE] [--accel auto|kvm|tcg] [--machine microvm|q35]
@@ -42,7 +42,8 @@ usage:
       policy; ports -p forwards count as declared; with no egress (and no UDP -p) QEMU also runs
       restrict=on; with --net tap the host also fences the tap by it (nftables, when installed).
   unikit inspect <image-dir> [--json]
-      show what an image holds
+      show what an image holds (its manifest.json; for a --kernel linux image, its linux.json:
+      kernel package, program, argv, env, packed libraries, sizes)
   unikit analyze <elf> [--json]
       the syscalls the program may make, found statically, and what unikit does with each
   unikit trace <image-dir|elf> [--json] [--env K=V]... [--file HOST[:GUEST]]... [-- ARGS...]

@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { craftElf, staticExec } from '../../test/support/craft-elf.js';
-import { ElfError, parseElf } from './index.js';
+import { type CraftSections, craftElf, staticExec } from '../../test/support/craft-elf.js';
+import { ElfError, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, SHT_STRTAB, hasSymbolTable, parseElf, readSections, readSectionsIfValid } from './index.js';
 
-function codeOf(buf: Buffer): string {
+/** "CODE: message" of the ElfError `read` throws, or 'accepted'. */
+function problemOf(read: () => unknown): string {
   try {
-    parseElf(buf, 'prog');
+    read();
   } catch (e) {
     if (e instanceof ElfError) return `${e.code}: ${e.message}`;
     throw e;
   }
   return 'accepted';
 }
+
+const codeOf = (buf: Buffer): string => problemOf(() => parseElf(buf, 'prog'));
 
 describe('parseElf', () => {
   it('accepts a static ET_EXEC and computes its page-aligned span', () => {
@@ -88,5 +91,56 @@ describe('parseElf', () => {
     const bb = parseElf(readFileSync('/bin/busybox'), 'busybox');
     expect(bb.kind).toBe('exec');
     expect(bb.hasTls).toBe(true);
+  });
+});
+
+/** staticExec with a .text section over its first segment, and the header fields `broken` sets. */
+function withText(broken: Partial<CraftSections> = {}): Buffer {
+  return staticExec({
+    sectionTable: {
+      sections: [{ name: '.text', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, addr: 0x401000, offset: 0x1000, size: 0x100 }],
+      ...broken,
+    },
+  });
+}
+
+const sectionProblem = (buf: Buffer): string => problemOf(() => readSections(buf, 'prog'));
+
+describe('readSections', () => {
+  it('reads the section headers with their names', () => {
+    const sections = readSections(withText(), 'prog');
+    expect(sections.map((s) => [s.index, s.name, s.type])).toEqual([[0, '', 0], [1, '.text', SHT_PROGBITS], [2, '.shstrtab', SHT_STRTAB]]);
+    expect(sections[1]).toMatchObject({ flags: SHF_ALLOC | SHF_EXECINSTR, address: 0x401000, fileOffset: 0x1000, size: 0x100 });
+    expect(hasSymbolTable(sections)).toBe(false);
+  });
+
+  it('gives no sections for a file without a table, and no names without a name table', () => {
+    expect(readSections(staticExec(), 'prog')).toEqual([]);
+    expect(readSections(withText({ shstrndx: 0 }), 'prog').map((s) => s.name)).toEqual(['', '', '']);
+  });
+
+  it('names what is wrong with a malformed table', () => {
+    const table = Number(withText().readBigUInt64LE(40));
+    expect(sectionProblem(withText({ shnum: 40 }))).toBe(
+      `ELF_TRUNCATED: truncated ELF: prog: the section header table (40 entries at offset ${table}) ends at byte ${table + 40 * 64}, beyond the file's ${table + 3 * 64} bytes`);
+    expect(sectionProblem(withText({ shoff: 1 << 30 }))).toMatch(/^ELF_TRUNCATED: .*the section header table \(at offset 1073741824\) ends at byte/);
+    expect(sectionProblem(withText({ shentsize: 40 }))).toBe('ELF_BAD_HEADER: prog: bad ELF header: e_shentsize is 40, not 64');
+    expect(sectionProblem(withText({ shstrndx: 7 }))).toBe('ELF_BAD_HEADER: prog: bad ELF header: e_shstrndx is 7, but there are only 3 sections');
+    const namesOutside = withText({ sections: [{ name: '.junk', type: SHT_STRTAB, offset: 0x100000, size: 16 }], shstrndx: 1 });
+    expect(sectionProblem(namesOutside)).toMatch(/^ELF_TRUNCATED: .*the section name table \(section 1, offset 1048576, 16 bytes\) ends at byte 1048592/);
+    const badName = withText();
+    badName.writeUInt32LE(0x999, table + 64);
+    expect(sectionProblem(badName)).toBe('ELF_BAD_SECTION: prog: section 1: sh_name 0x999 lies outside the section name table (17 bytes)');
+    expect(sectionProblem(Buffer.from('#!/bin/sh\n'))).toMatch(/^ELF_NOT_ELF/);
+  });
+
+  it('readSectionsIfValid gives no sections where readSections throws', () => {
+    expect(readSectionsIfValid(withText({ shentsize: 40 }), 'prog')).toEqual([]);
+    expect(readSectionsIfValid(withText(), 'prog')).toHaveLength(3);
+  });
+
+  it('reads the sections of real programs of this machine', () => {
+    const names = readSections(readFileSync('/bin/busybox'), 'busybox').map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['.text', '.data', '.bss', '.shstrtab']));
   });
 });

@@ -13,7 +13,8 @@ export type ElfErrorCode =
   | 'ELF_DYNAMIC'
   | 'ELF_OVERLAP'
   | 'ELF_NO_LOAD'
-  | 'ELF_BAD_SEGMENT';
+  | 'ELF_BAD_SEGMENT'
+  | 'ELF_BAD_SECTION';
 
 export abstract class ElfError extends Error {
   abstract readonly code: ElfErrorCode;
@@ -107,6 +108,13 @@ export class ElfSegmentError extends ElfError {
   readonly code = 'ELF_BAD_SEGMENT';
   constructor(file: string, index: number, problem: string) {
     super(`${file}: segment ${index}: ${problem}`);
+  }
+}
+
+export class ElfSectionError extends ElfError {
+  readonly code = 'ELF_BAD_SECTION';
+  constructor(file: string, index: number, problem: string) {
+    super(`${file}: section ${index}: ${problem}`);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * ELF64 reading for x86-64 programs: the header, the program headers, and the checks that decide
- * whether unikit's kernel can load the file. Only what loading needs: sections are not read.
+ * whether unikit's kernel can load the file. Only what loading needs: sections are in sections.ts.
  */
 import { readFile } from 'node:fs/promises';
 import {

@@ -23,7 +23,7 @@ export {
 export type { ImageErrorCode } from './errors.js';
 export {
   buildLinuxImage, loadLinuxImage, linuxKernel, linuxInitScript, linuxQemuArgs, linuxAppend, encodeRunConfig, moduleDepends,
-  orderModules, LinuxKernelError, LINUX_DEFAULT_MEMORY, LINUX_NET_MODULES, LINUX_IMAGE_FORMAT, LINUX_CMDLINE_MAX, LINUX_BASE_APPEND,
+  orderModules, linuxExitFromKlog, LinuxKernelError, LINUX_GUEST_EXIT, LINUX_INIT_EXIT_PANIC, LINUX_DEFAULT_MEMORY, LINUX_NET_MODULES, LINUX_IMAGE_FORMAT, LINUX_CMDLINE_MAX, LINUX_BASE_APPEND,
 } from './linux.js';
 export { programLibraries, ldSoConfDirs, DEFAULT_LIBRARY_DIRS } from './linux-libs.js';
 export type { PackedLibrary, LibrarySearch } from './linux-libs.js';

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
+import { SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, readSectionsIfValid } from '../elf/index.js';
 import { projectRoot, unikitHome } from '../project/index.js';
 import { ImageError } from './errors.js';
 
@@ -114,26 +115,16 @@ function make(buildDir: string): Promise<void> {
   });
 }
 
-const SHF_WRITE = 1;
-const SHF_ALLOC = 2;
-const SHF_EXECINSTR = 4;
-const SHT_NOBITS = 8;
-
 /**
  * The `text` figure of binutils' size(1) for an ELF64 file: the bytes of its allocated sections
- * that are code or read-only (code, read-only data, notes); 0 when it has no section headers.
+ * that are code or read-only (code, read-only data, notes); 0 when it has no (readable) section
+ * headers, as a 32-bit stand-in guest has not.
  */
 export function elfTextSize(buf: Buffer): number {
-  if (buf.length < 64 || buf[4] !== 2) return 0;
-  const shoff = Number(buf.readBigUInt64LE(40));
-  const shnum = buf.readUInt16LE(60);
   let text = 0;
-  for (let i = 0; i < shnum && shoff + (i + 1) * 64 <= buf.length; i++) {
-    const at = shoff + i * 64;
-    const type = buf.readUInt32LE(at + 4);
-    const flags = Number(buf.readBigUInt64LE(at + 8));
-    if (!(flags & SHF_ALLOC) || type === SHT_NOBITS) continue;
-    if (flags & SHF_EXECINSTR || !(flags & SHF_WRITE)) text += Number(buf.readBigUInt64LE(at + 32));
+  for (const s of readSectionsIfValid(buf, 'the kernel')) {
+    if (!(s.flags & SHF_ALLOC) || s.type === SHT_NOBITS) continue;
+    if (s.flags & SHF_EXECINSTR || !(s.flags & SHF_WRITE)) text += s.size;
   }
   return text;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LINUX_CMDLINE_MAX, LINUX_NET_MODULES, encodeRunConfig, ldSoConfDirs, linuxAppend, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules, programLibraries } from './index.js';
+import { VmCrashedError } from '../vmm/index.js';
+import { LINUX_CMDLINE_MAX, LINUX_GUEST_EXIT, LINUX_NET_MODULES, encodeRunConfig, ldSoConfDirs, linuxAppend, linuxExitFromKlog, linuxInitScript, linuxQemuArgs, moduleDepends, orderModules, programLibraries } from './index.js';
 
 describe('Linux microVM images (pure parts)', () => {
   it('reads depends= from a module .modinfo', () => {
@@ -23,14 +24,33 @@ describe('Linux microVM images (pure parts)', () => {
     expect(() => orderModules({ a: ['b'], b: ['a'] })).toThrow(/cycle/);
   });
 
-  it('writes an /init that loads the modules, configures eth0, runs the program and reports its status', () => {
+  it('writes an /init that loads the modules, configures eth0 and execs the program as PID 1', () => {
     const s = linuxInitScript(LINUX_NET_MODULES, { argv: ['/httpd', '80'], env: [] });
     expect(s.startsWith('#!/bin/busybox sh\n')).toBe(true);
     expect(s).toContain('insmod /lib/modules/virtio_net.ko');
     expect(s).toContain('ip addr add 10.0.2.15/24 dev eth0');
-    expect(s).toContain('$B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1');
-    expect(s).toContain('echo "@exit $s exit" >$K');
-    expect(s.trimEnd().split('\n').pop()).toBe('$B poweroff -f');
+    const lines = s.trimEnd().split('\n');
+    expect(lines.slice(-2)).toEqual(['echo @entering-program >$K', 'exec $B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1']);
+    expect(s).not.toContain('@exit');
+  });
+
+  it('reads the program\'s status from the kernel\'s panic when PID 1 exits', () => {
+    const panic = (code: string): string => `[    1.756690] Kernel panic - not syncing: Attempted to kill init! exitcode=0x${code}`;
+    expect(linuxExitFromKlog(panic('00000300'))).toEqual({ status: 3, reason: 'exit' });
+    expect(linuxExitFromKlog(panic('00000000'))).toEqual({ status: 0, reason: 'exit' });
+    expect(linuxExitFromKlog(panic('0000ff00'))).toEqual({ status: 255, reason: 'exit' });
+    expect(linuxExitFromKlog(panic('0000000b'))).toEqual({ status: 128 + 11, reason: 'signal' });
+    expect(linuxExitFromKlog(panic('00000086'))).toEqual({ status: 128 + 6, reason: 'signal' }); // SIGABRT, core dumped
+    expect(linuxExitFromKlog('Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)')).toBeUndefined();
+    expect(linuxExitFromKlog('@exit 3 exit')).toBeUndefined();
+  });
+
+  it('quotes any other panic when the VM ends without the program\'s', () => {
+    const line = '[    1.31] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)';
+    expect(LINUX_GUEST_EXIT.failure(line)).toBe('Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)');
+    expect(LINUX_GUEST_EXIT.failure('[    1.32]  dump_stack_lvl+0x44/0x5c')).toBeUndefined();
+    const e = new VmCrashedError(['</TASK>'], 'exited with code 0', '', LINUX_GUEST_EXIT.expected, LINUX_GUEST_EXIT.failure(line));
+    expect(e.message).toBe('the VM crashed: QEMU exited with code 0 without the kernel\'s "Attempted to kill init!" panic, which ends a Linux image\'s run; the kernel said: Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)');
   });
 
   it('carries argv and environment as one base64 word after -- on the kernel command line', () => {
@@ -45,6 +65,8 @@ describe('Linux microVM images (pure parts)', () => {
   it('boots on q35 with the three streams on three UARTs', () => {
     const a = linuxQemuArgs({ image: { vmlinuz: '/i/vmlinuz', initrd: '/i/initramfs.cpio' }, accel: 'tcg', memory: 128 << 20, append: 'console=ttyS2', streams: { stdout: 3, stderr: 4, klog: 5 } }).join(' ');
     expect(a).toContain('-M q35 -accel tcg');
+    // The program's exit panics the kernel, which (panic=-1) reboots at once: -no-reboot makes that QEMU's end.
+    expect(a).toContain('-no-reboot');
     expect(a).toContain('-chardev file,id=out,path=/dev/fd/3 -device isa-serial,chardev=out,iobase=0x3f8,irq=4');
     expect(a).toContain('-chardev file,id=klog,path=/dev/fd/5 -device isa-serial,chardev=klog,iobase=0x3e8,irq=5');
     expect(a).toContain('-m 128M');

@@ -6,16 +6,16 @@
  *
  * The kernel is fetched with `apt-get download` and unpacked with `dpkg-deb -x` into
  * $UNIKIT_HOME/linux/<package>/ (never installed into /boot); only vmlinuz and the virtio
- * network modules are kept. Its virtio drivers are modules, so a busybox script is /init (PID 1):
- * it loads them (in the order their depends= says), configures eth0 for QEMU user networking
- * (10.0.2.15/24 via 10.0.2.2), runs the program as its child and reports its exit status, then
- * powers the VM off. The VM needs PCI (q35 with virtio-net-pci): the kernel finds no
- * virtio-mmio device on microvm without ACPI.
+ * network modules are kept. Its virtio drivers are modules, so a busybox script is /init: it
+ * loads them (in the order their depends= says), configures eth0 for QEMU user networking
+ * (10.0.2.15/24 via 10.0.2.2), then execs the program, which is PID 1. Its exit makes the kernel
+ * panic with its status, which ends the VM (linuxExitFromKlog). The VM needs PCI (q35 with
+ * virtio-net-pci): the kernel finds no virtio-mmio device on microvm without ACPI.
  *
  * The streams follow unikit's own layout (docs/guest-abi.md): the program's stdout on COM1
  * (ttyS0), its stderr on COM2 (ttyS1), both in raw mode so bytes pass unchanged; the kernel
- * console and the "@entering-program" / "@exit N exit" markers on a third UART (ttyS2, 0x3e8,
- * IRQ 5, found through ACPI), which the host reads as the kernel log.
+ * console, with the "@entering-program" marker and the final panic, on a third UART (ttyS2,
+ * 0x3e8, IRQ 5, found through ACPI), which the host reads as the kernel log.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -167,14 +167,16 @@ export function linuxAppend(run: { argv: readonly string[]; env: readonly string
 }
 
 /**
- * The /init script (PID 1): mounts, raw stdout/stderr UARTs, the network modules and eth0, then
- * the program as its child with exactly the run's environment; reports its status and powers off.
- * `defaultRun` is the build's run configuration, used when the command line brings none.
+ * The /init script: mounts, raw stdout/stderr UARTs, the network modules and eth0, then it
+ * `exec`s the program with exactly the run's environment (`env -i` execs in turn), so the
+ * program is PID 1 with its stdout and stderr on the UARTs. When it exits, Linux panics
+ * ("Attempted to kill init!", see linuxExitFromKlog) and, with panic=-1 and QEMU's -no-reboot,
+ * the VM ends. `defaultRun` is the build's run configuration, used when the command line brings none.
  */
 export function linuxInitScript(moduleOrder: readonly string[], defaultRun: { argv: readonly string[]; env: readonly string[] }): string {
   return [
     '#!/bin/busybox sh',
-    '# unikit: Debian cloud kernel; this script is PID 1 and runs the program as its child',
+    '# unikit: Debian cloud kernel; this script sets up, then execs the program as PID 1',
     'B=/bin/busybox',
     'K=/dev/ttyS2',
     '$B mount -t devtmpfs dev /dev',
@@ -191,14 +193,40 @@ export function linuxInitScript(moduleOrder: readonly string[], defaultRun: { ar
     '[ -n "$1" ] && R="$1"',
     'eval "$(echo "$R" | $B base64 -d)"',
     'echo @entering-program >$K',
-    '$B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1',
-    's=$?',
-    // Each redirection opens and closes the UART, and the last close waits until it has sent everything.
-    'echo "@exit $s exit" >$K',
-    '$B poweroff -f',
+    // A program env cannot start makes env exit 126 or 127: PID 1 exits, as natively.
+    'exec $B env -i "$@" </dev/null >/dev/ttyS0 2>/dev/ttyS1',
     '',
   ].join('\n');
 }
+
+/** What the kernel log says when PID 1 (the program) ends: Linux's panic, printed at KERN_EMERG so `quiet` keeps it. */
+export const LINUX_INIT_EXIT_PANIC = /Kernel panic - not syncing: Attempted to kill init! exitcode=0x([0-9a-fA-F]+)/;
+
+/**
+ * The program's status from the kernel's panic line when PID 1 exits, or undefined for any other
+ * line. Linux 6.1's do_exit prints the wait status of the thread group: (status & 0xff) << 8 for
+ * an exit, the signal number (0x80 added when a core was dumped) for a death by signal, reported
+ * as 128 + N like a shell does.
+ */
+export function linuxExitFromKlog(line: string): { status: number; reason: 'exit' | 'signal' } | undefined {
+  const m = LINUX_INIT_EXIT_PANIC.exec(line);
+  if (!m) return undefined;
+  const code = parseInt(m[1] as string, 16);
+  const signal = code & 0x7f;
+  if (signal !== 0) return { status: 128 + signal, reason: 'signal' };
+  return { status: (code >> 8) & 0xff, reason: 'exit' };
+}
+
+/** runVm's `guestExit` for a Linux image: its program's end is the kernel's panic line. */
+export const LINUX_GUEST_EXIT = {
+  fromKlog: linuxExitFromKlog,
+  expected: 'the kernel\'s "Attempted to kill init!" panic, which ends a Linux image\'s run',
+  /** Any other panic (no init found, no memory...) says why the VM ended. */
+  failure: (line: string): string | undefined => {
+    const m = /Kernel panic - not syncing: .*/.exec(line);
+    return m ? m[0] : undefined;
+  },
+};
 
 export interface LinuxImageOptions {
   elf: string;

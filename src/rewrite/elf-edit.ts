@@ -3,39 +3,24 @@
  * the program header table that announces it, and what in the file may point into code that
  * is about to be patched (relocations, pointers stored in data).
  */
-import { PT_DYNAMIC, PT_LOAD, type ElfProgram } from '../elf/index.js';
+import { PT_DYNAMIC, PT_LOAD, SHT_NOBITS, SHT_NULL, SHT_REL, SHT_RELA, readSectionsIfValid, type ElfProgram, type ElfSection } from '../elf/index.js';
 
 const PT_PHDR = 6;
 const PF_X = 1;
 const PF_R = 4;
 const PHDR_SIZE = 56;
 const PAGE = 0x1000;
-const SHT_NULL = 0;
-const SHT_RELA = 4;
-const SHT_NOBITS = 8;
-const SHT_REL = 9;
 const DT = { rela: 7, relasz: 8, rel: 17, relsz: 18, jmprel: 23, pltrelsz: 2, pltrel: 20 } as const;
 const R_X86_64_RELATIVE = 8;
 const R_X86_64_IRELATIVE = 37;
 
-interface SectionHeader {
-  type: number;
-  offset: number;
-  size: number;
-}
-
-/** The section headers, or none when the file has no (readable) table. */
-function sectionHeaders(buf: Buffer): SectionHeader[] {
-  const shoff = Number(buf.readBigUInt64LE(40));
-  const shentsize = buf.readUInt16LE(58);
-  const shnum = buf.readUInt16LE(60);
-  if (shoff === 0 || shentsize !== 64 || shoff + shnum * 64 > buf.length) return [];
-  const out: SectionHeader[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const at = shoff + i * 64;
-    out.push({ type: buf.readUInt32LE(at + 4), offset: Number(buf.readBigUInt64LE(at + 24)), size: Number(buf.readBigUInt64LE(at + 32)) });
-  }
-  return out;
+/**
+ * The section headers, or none when the file has no readable table: then nothing is known about
+ * the bytes after the program header table (so the table moves), and relocations come from
+ * PT_DYNAMIC alone, as for a file stripped of its section table.
+ */
+function sectionHeaders(buf: Buffer): ElfSection[] {
+  return readSectionsIfValid(buf, 'the program');
 }
 
 /** Where the new segment goes, and whether the program header table has to move into it. */
@@ -70,7 +55,7 @@ function roomForOneMoreHeader(buf: Buffer, program: ElfProgram): boolean {
   if (sections.length === 0 || newEnd > buf.length) return false; // cannot tell what the bytes are
   for (const s of sections) {
     if (s.type === SHT_NULL || s.type === SHT_NOBITS || s.size === 0) continue;
-    if (s.offset < newEnd && end < s.offset + s.size) return false;
+    if (s.fileOffset < newEnd && end < s.fileOffset + s.size) return false;
   }
   if (Number(buf.readBigUInt64LE(40)) < newEnd && Number(buf.readBigUInt64LE(40)) + 64 > end) return false;
   // Inside a load, the table must stay inside it; outside every load, it is not in memory at all,
@@ -153,7 +138,7 @@ export function codeReferences(buf: Buffer, program: ElfProgram, interesting: Re
     }
   };
   for (const s of sectionHeaders(buf)) {
-    if (s.type === SHT_RELA || s.type === SHT_REL) readTable(s.offset, s.size, s.type === SHT_RELA);
+    if (s.type === SHT_RELA || s.type === SHT_REL) readTable(s.fileOffset, s.size, s.type === SHT_RELA);
   }
   const dynamic = program.segments.find((s) => s.type === PT_DYNAMIC);
   if (dynamic) {

@@ -103,7 +103,7 @@ export const MECHANISM_TABLE: readonly MechanismInfo[] = [
     name: 'network',
     what: 'with a declared policy (`--listen`, `--egress`; unikit.policies.Network through the orchestrator), the program binds and listens only on declared ports and connects or sends only to declared targets: anything else fails with EACCES and is logged',
     enforcedBy: 'kernel',
-    how: '`netpolicy` flag with `listen=` and `egress=` (the guest stack checks bind, listen, connect and sendto); on the host, QEMU forwards only declared ports and, with no egress declared (and no UDP forward), runs user networking with restrict=on. At low the program runs in ring 0 and could get around the kernel\'s check: only the host side holds there',
+    how: '`netpolicy` flag with `listen=` and `egress=` (the guest stack checks bind, listen, connect and sendto); on the host, QEMU forwards only declared ports and, with no egress declared (and no UDP forward), runs user networking with restrict=on; on a tap, per-tap nftables rules allow only the declared ports and targets and keep bridges apart; in a deployment, each service\'s fronts admit only the ingress rules\' sources. At low the program runs in ring 0 and could get around the kernel\'s check: only the host side holds there',
     on: all(true),
     mayTurnOffAt: [],
     attack: 'netpolicy',

@@ -38,13 +38,16 @@ export class QemuStartError extends VmmError {
   }
 }
 
-/** QEMU ended without the kernel's "@exit" line. */
+/**
+ * QEMU ended without the kernel's "@exit" line (or the line a guest of its own names:
+ * `expected`); `why` is the guest kernel's own account when it gave one (a Linux panic).
+ */
 export class VmCrashedError extends VmmError {
-  constructor(readonly lastKlog: string[], exitDescription: string, qemuStderr: string) {
+  constructor(readonly lastKlog: string[], exitDescription: string, qemuStderr: string, expected = 'an @exit line', why?: string) {
     const tail = lastKlog.slice(-5).join(' | ');
     const qemu = qemuStderr.trim().split('\n').filter((l) => l !== '').slice(-2).join(' / ');
-    super('VMM_CRASHED', `the VM crashed: QEMU ${exitDescription} without an @exit line` +
-      (tail ? `; last kernel log: ${tail}` : '; the kernel logged nothing') + (qemu ? `; QEMU said: ${qemu}` : ''));
+    const said = why ? `; the kernel said: ${why}` : tail ? `; last kernel log: ${tail}` : '; the kernel logged nothing';
+    super('VMM_CRASHED', `the VM crashed: QEMU ${exitDescription} without ${expected}${said}` + (qemu ? `; QEMU said: ${qemu}` : ''));
   }
 }
 

@@ -1,4 +1,4 @@
-/** The VMM against real QEMU, with stand-in guests (test/fixtures/pvh-guest.S). */
+/** The VMM against real QEMU, with stand-in guests (bench/guests/standin.S). */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';

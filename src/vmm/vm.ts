@@ -91,6 +91,17 @@ export interface VmOptions {
    * the NIC is virtio-net-pci.
    */
   guestArgs?: (accel: Accel) => string[];
+  /**
+   * A guest that reports its end in its own words instead of "@exit" (a Linux image, whose
+   * program is PID 1: the kernel's panic when it exits): the status of a kernel log line, or
+   * undefined; `expected` names that line in the error when the VM ends without it, and
+   * `failure` picks the kernel log line that says why (a panic), quoted in that error.
+   */
+  guestExit?: {
+    fromKlog: (line: string) => { status: number; reason: ExitReason } | undefined;
+    expected: string;
+    failure?: (line: string) => string | undefined;
+  };
 }
 
 export interface VmTimings {
@@ -200,11 +211,16 @@ async function runQemu(
 
   let bootMs: number | undefined;
   let exit: { status: number; reason: string } | undefined;
+  let failure: string | undefined;
   const klog = new KlogReader((line, ev) => {
     o.onKlog?.(line);
     if (ev.kind === 'entering') bootMs ??= performance.now() - spawnedAt;
     else if (ev.kind === 'exit') exit ??= { status: ev.status, reason: ev.reason };
     else if (ev.kind === 'user') say(ev.text);
+    else if (o.guestExit) {
+      exit ??= o.guestExit.fromKlog(line);
+      failure ??= o.guestExit.failure?.(line);
+    }
   });
   let qemuOutput = '';
   const keepQemuOutput = (b: Buffer): void => {
@@ -254,7 +270,7 @@ async function runQemu(
     if (o.exitMarker === 'optional' && ended.code !== null && ended.code % 2 === 1) {
       return { ...base, status: ended.code >> 1, reason: 'qemu-exit' };
     }
-    throw new VmCrashedError(klog.tail, exitDescription, qemuOutput);
+    throw new VmCrashedError(klog.tail, exitDescription, qemuOutput, o.guestExit?.expected, failure);
   } finally {
     if (timer) clearTimeout(timer);
     o.signal?.removeEventListener('abort', onAbort);

@@ -1,5 +1,5 @@
 /**
- * The CLI's plumbing through real QEMU with a stand-in guest (test/fixtures/pvh-guest.S) in
+ * The CLI's plumbing through real QEMU with a stand-in guest (bench/guests/standin.S) in
  * place of the kernel: streams byte for byte, statuses, messages, crashes, images, inspect.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';

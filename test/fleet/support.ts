@@ -124,8 +124,8 @@ export async function testImages(dir: string): Promise<TestImages> {
   const ticks = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `tick ${i}\n`).join('');
   return {
     idle: (await buildStandinImage({ out: 'ready\n' }, join(dir, 'idle'), { mem })).dir,
-    ticks: (await buildStandinImage({ idle: false, out: ticks.slice(0, 7), late: ticks.slice(7), spin: 5e7, klog2: '@exit 0 exit\n', status: 0 }, join(dir, 'ticks'), { mem })).dir,
-    segv: (await buildStandinImage({ idle: false, klog2: '@exit 139 signal\n', status: 139, spin: 1e6 }, join(dir, 'segv'), { mem })).dir,
+    ticks: (await buildStandinImage({ end: 'exit', out: ticks.slice(0, 7), late: ticks.slice(7), spin: 5e7, klog2: '@exit 0 exit\n', status: 0 }, join(dir, 'ticks'), { mem })).dir,
+    segv: (await buildStandinImage({ end: 'exit', klog2: '@exit 139 signal\n', status: 139, spin: 1e6 }, join(dir, 'segv'), { mem })).dir,
     real: false,
   };
 }

@@ -12,6 +12,26 @@ export interface CraftSegment {
   align?: number;
 }
 
+export interface CraftSection {
+  name: string;
+  type: number;
+  flags?: number;
+  addr?: number;
+  offset: number;
+  size: number;
+  link?: number;
+}
+
+/** A section header table, with a name table, appended to the file (section 0 is SHT_NULL). */
+export interface CraftSections {
+  sections: CraftSection[];
+  /** Overrides of the header fields, to break them. */
+  shoff?: number;
+  shentsize?: number;
+  shnum?: number;
+  shstrndx?: number;
+}
+
 export interface CraftOptions {
   elfClass?: number; // 2 = 64-bit
   data?: number; // 1 = little-endian
@@ -22,6 +42,7 @@ export interface CraftOptions {
   /** Bytes the file holds after the program headers; the file is cut to `length` if given. */
   fileSize?: number;
   interp?: string;
+  sectionTable?: CraftSections;
 }
 
 export function craftElf(o: CraftOptions): Buffer {
@@ -57,7 +78,48 @@ export function craftElf(o: CraftOptions): Buffer {
     const seg = o.segments.find((s) => s.type === 3);
     if (seg) buf.write(o.interp + '\0', seg.offset, 'latin1');
   }
-  return o.fileSize !== undefined ? buf.subarray(0, o.fileSize) : buf;
+  const out = o.fileSize !== undefined ? buf.subarray(0, o.fileSize) : buf;
+  return o.sectionTable ? withSections(out, o.sectionTable) : out;
+}
+
+/**
+ * `buf` with a section name table and a section header table appended: entry 0 is SHT_NULL,
+ * then `t.sections`, then .shstrtab (the last one, e_shstrndx).
+ */
+function withSections(buf: Buffer, t: CraftSections): Buffer {
+  const names = ['', ...t.sections.map((s) => s.name), '.shstrtab'];
+  const nameOffsets: number[] = [];
+  let strtab = '';
+  for (const n of names) {
+    nameOffsets.push(n === '' ? 0 : strtab.length);
+    strtab += n === '' ? (strtab === '' ? '\0' : '') : n + '\0';
+  }
+  const strOffset = buf.length;
+  const tableOffset = Math.ceil((strOffset + strtab.length) / 8) * 8;
+  const count = t.sections.length + 2;
+  const out = Buffer.alloc(tableOffset + count * 64);
+  buf.copy(out);
+  out.write(strtab, strOffset, 'latin1');
+  const entries: CraftSection[] = [
+    { name: '', type: 0, offset: 0, size: 0 },
+    ...t.sections,
+    { name: '.shstrtab', type: 3, offset: strOffset, size: strtab.length },
+  ];
+  entries.forEach((s, i) => {
+    const at = tableOffset + i * 64;
+    out.writeUInt32LE(nameOffsets[i] ?? 0, at);
+    out.writeUInt32LE(s.type, at + 4);
+    out.writeBigUInt64LE(BigInt(s.flags ?? 0), at + 8);
+    out.writeBigUInt64LE(BigInt(s.addr ?? 0), at + 16);
+    out.writeBigUInt64LE(BigInt(s.offset), at + 24);
+    out.writeBigUInt64LE(BigInt(s.size), at + 32);
+    out.writeUInt32LE(s.link ?? 0, at + 40);
+  });
+  out.writeBigUInt64LE(BigInt(t.shoff ?? tableOffset), 40);
+  out.writeUInt16LE(t.shentsize ?? 64, 58);
+  out.writeUInt16LE(t.shnum ?? count, 60);
+  out.writeUInt16LE(t.shstrndx ?? count - 1, 62);
+  return out;
 }
 
 /** A plausible static ET_EXEC: one text segment at 0x400000 and one data+bss segment. */

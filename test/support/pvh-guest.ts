@@ -1,16 +1,17 @@
 /**
- * Builds stand-in PVH guests from test/fixtures/pvh-guest.S: they print given bytes on the three
- * streams and exit, so the VMM can be tested against real QEMU without the real kernel.
+ * Stand-in guests for the VMM's and the CLI's tests, in the tests' terms: they print given bytes
+ * on the three streams and exit (or hang), so the host side can be tested against real QEMU
+ * without the real kernel. The guest itself is the one stand-in, bench/guests/standin.S.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../../src/project/index.js';
+import { buildStandinKernel } from '../../bench/guests/standin.js';
 
 export interface GuestSpec {
   stdout?: string | Buffer;
   stderr?: string | Buffer;
+  /** Kernel log, written after stdout and stderr. */
   klog?: string;
   /** Value written to isa-debug-exit (QEMU exits with (v << 1) | 1). */
   exitValue?: number;
@@ -18,26 +19,14 @@ export interface GuestSpec {
   hang?: boolean;
 }
 
-let counter = 0;
-
+/** The guest's kernel ELF, built in `dir`. */
 export function buildGuest(spec: GuestSpec, dir = mkdtempSync(join(tmpdir(), 'unikit-guest-'))): string {
-  const n = counter++;
-  const file = (name: string, data: string | Buffer): string => {
-    const p = join(dir, `${name}-${n}.bin`);
-    writeFileSync(p, data);
-    return p;
-  };
-  const src = join(projectRoot(), 'test', 'fixtures', 'pvh-guest.S');
-  const obj = join(dir, `guest-${n}.o`);
-  const elf = join(dir, `guest-${n}.elf`);
-  execFileSync('gcc', [
-    '-m32', '-c', src, '-o', obj,
-    `-DSTATUS=${spec.exitValue ?? 0}`,
-    `-DOUT_FILE="${file('out', spec.stdout ?? '')}"`,
-    `-DERR_FILE="${file('err', spec.stderr ?? '')}"`,
-    `-DKLOG_FILE="${file('klog', spec.klog ?? '')}"`,
-    ...(spec.hang ? ['-DHANG'] : []),
-  ]);
-  execFileSync('ld', ['-m', 'elf_i386', '-nostdlib', '-static', '-z', 'noexecstack', '-Ttext=0x100000', '-e', 'guest_start', '-o', elf, obj]);
-  return elf;
+  return buildStandinKernel({
+    klog: '',
+    out: spec.stdout ?? '',
+    err: spec.stderr ?? '',
+    klog2: spec.klog ?? '',
+    end: spec.hang ? 'busy' : 'exit',
+    status: spec.exitValue ?? 0,
+  }, dir);
 }

@@ -1,13 +1,25 @@
-/** `unikit inspect <image-dir> [--json]`: what an image holds, for people or for programs. */
+/**
+ * `unikit inspect <image-dir> [--json]`: what an image holds, for people or for programs. A unikit
+ * image shows its manifest.json; a Linux microVM image (`build --kernel linux`) its linux.json.
+ */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { type Image, type Manifest, ImageError, formatBytes, loadImage, readSignature, verifyImage } from '../../image/index.js';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type Image, type LinuxImage, type Manifest, ImageError, formatBytes, loadImage, loadLinuxImage, readSignature, verifyImage,
+} from '../../image/index.js';
 import { describeNetworkPolicy } from '../../security/index.js';
 import { onePositional, parseArgs } from '../args.js';
 
 export async function inspectCommand(argv: readonly string[], io: { out: (s: string) => void }): Promise<number> {
   const p = parseArgs('inspect', argv, [{ name: 'json', kind: 'flag' }]);
-  const image = await loadImage(onePositional('inspect', p, 'an image directory: unikit inspect <image-dir>'));
+  const dir = onePositional('inspect', p, 'an image directory: unikit inspect <image-dir>');
+  const linux = loadLinuxImage(dir);
+  if (linux) {
+    io.out(p.flags.has('json') ? JSON.stringify(await linuxRecord(linux), null, 2) + '\n' : await describeLinux(linux));
+    return 0;
+  }
+  const image = await loadImage(dir);
   if (p.flags.has('json')) {
     io.out(JSON.stringify(image.manifest, null, 2) + '\n');
     return 0;
@@ -66,6 +78,32 @@ function describe(m: Manifest, problems: string[], signature: string): string {
     ...m.files.map((f) => `          ${f.guest}  ${f.mode}  ${formatBytes(f.size)}  sha256 ${f.sha256}  from ${f.host}`),
     `created   ${m.created}  (manifest format ${m.format}, guest ABI ${m.abi})`,
     ...problems.map((p) => `WARNING   ${p}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** What linux.json records, as written (loadLinuxImage checked it), and the sizes of the two files. */
+async function linuxRecord(image: LinuxImage): Promise<Record<string, unknown>> {
+  const record = JSON.parse(await readFile(join(image.dir, 'linux.json'), 'utf8')) as Record<string, unknown>;
+  return { ...record, sizes: { vmlinuz: (await stat(image.vmlinuz)).size, initramfs: (await stat(image.initrd)).size } };
+}
+
+async function describeLinux(image: LinuxImage): Promise<string> {
+  const r = await linuxRecord(image);
+  const sizes = r['sizes'] as { vmlinuz: number; initramfs: number };
+  const modules = Array.isArray(r['modules']) ? (r['modules'] as unknown[]).map(String) : [];
+  const q = (s: string): string => (/^[\w./:=,+-]+$/.test(s) ? s : JSON.stringify(s));
+  const lines = [
+    `linux     a Linux microVM image (unikit build --kernel linux), format ${String(r['format'])}`,
+    `program   ${image.argv[0] ?? '?'} (PID 1)`,
+    `argv      ${image.argv.map(q).join(' ')}`,
+    `env       ${image.env.length ? image.env.map(q).join(' ') : '(none)'}`,
+    `kernel    ${image.kernelPackage}, vmlinuz ${formatBytes(sizes.vmlinuz)}`,
+    `modules   ${modules.length ? modules.join(' ') : '(none)'}`,
+    `libraries ${image.libraries.length ? `${image.libraries.length} packed from the host` : '(none: a static program)'}`,
+    ...image.libraries.map((l) => `          ${l}`),
+    `initramfs ${formatBytes(sizes.initramfs)} (busybox, modules, libraries, the program, /init)`,
+    `total     ${formatBytes(sizes.vmlinuz + sizes.initramfs)}`,
   ];
   return lines.join('\n') + '\n';
 }

@@ -1,9 +1,10 @@
 /**
  * `unikit run <dir>` for an image built with `--kernel linux`: Debian's cloud kernel on q35 under
  * the same QEMU and accelerator, the program's stdout and stderr streamed as they arrive, and its
- * exit status returned (the image's /init reports it, then powers the VM off).
+ * exit status returned: the program is PID 1, and the kernel's panic when it exits carries its
+ * status (linuxExitFromKlog) and ends the VM.
  */
-import { LINUX_DEFAULT_MEMORY, type LinuxImage, linuxAppend, linuxQemuArgs } from '../../image/index.js';
+import { LINUX_DEFAULT_MEMORY, LINUX_GUEST_EXIT, type LinuxImage, linuxAppend, linuxQemuArgs } from '../../image/index.js';
 import { type AccelRequest, STREAM_FDS, type VmNetwork, runVm } from '../../vmm/index.js';
 import type { ParsedArgs } from '../args.js';
 import { parseEnvOptions } from '../file-spec.js';
@@ -59,6 +60,7 @@ export async function runLinuxImage(image: LinuxImage, p: ParsedArgs, io: RunIo)
       if (!line.startsWith('unikit: ') && !line.startsWith('@')) io.message(`unikit: [linux] ${line}`);
     } : undefined,
     guestArgs: (chosen) => linuxQemuArgs({ image, accel: chosen, memory, append, streams: STREAM_FDS }),
+    guestExit: LINUX_GUEST_EXIT,
   });
   if (p.flags.has('time')) {
     const t = result.timings;
