@@ -129,6 +129,12 @@ enter_user:
 trap_common:
     PUSH_GPRS
     cld
+    /* A trap from the program leaves SS null (B clear); a syscall enters with the flat SS the
+     * kernel runs with. Under TCG SS.B is part of each translated block's key, so without this
+     * reload the code both paths share (the page-fault path and the page allocator) would be
+     * translated twice. iretq restores the interrupted SS from the frame. */
+    mov $0x10, %eax                 /* SEL_KERNEL_DATA */
+    mov %eax, %ss
     mov %rsp, %rdi
     call trap_handler
     POP_GPRS
