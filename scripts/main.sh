@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets unikit up, then boots real unikernels: the hello test program and an unmodified
-# Debian busybox, each in its own VM.
+# Sets unikit up, then boots real unikernels: the hello test program, an unmodified
+# Debian busybox, and apps/httpd serving a page over the network, each in its own VM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,3 +21,26 @@ status=$?
 set -e
 echo "(exit status $status, as on Linux)"
 [ "$status" -eq 3 ]
+
+echo
+echo "== unikit run apps/build/httpd -p PORT:80: a web server in a unikernel serves a page, then stops on SIGTERM"
+port=${UNIKIT_DEMO_PORT:-18080}
+www=$(mktemp -d)
+trap 'rm -rf "$www"' EXIT
+echo "served by apps/httpd in a unikernel" >"$www/index.html"
+# Not through the shell function: $! must be unikit's own process for the SIGTERM below.
+node dist/cli/unikit.js run apps/build/httpd --file "$www:/www" -p "$port:80" -- 80 /www &
+server=$!
+page=""
+for _ in $(seq 1 100); do
+  page=$(busybox wget -q -O - "http://127.0.0.1:$port/index.html" 2>/dev/null) && break
+  sleep 0.1
+done
+kill -TERM "$server"
+set +e
+wait "$server"
+status=$?
+set -e
+echo "GET /index.html -> $page"
+echo "(the server stopped with status $status)"
+[ "$page" = "served by apps/httpd in a unikernel" ]
