@@ -33,6 +33,7 @@ pvh_start:
      * runs as 2048 passes through a translated block. %ebx (the start_info) is saved above. */
     mov $0x80000001, %eax
     cpuid
+    mov %edx, boot_cpuid_ext_edx    /* for arch/cpu.c: NX (bit 20) */
     bt $26, %edx
     jnc 2f
     mov $(PTE_P | PTE_W | PTE_PS), %eax
@@ -77,9 +78,15 @@ pvh_start:
     mov %eax, %cr4
     mov $boot_pml4, %eax
     mov %eax, %cr3
+    /* EFER: long mode, the syscall instruction (SCE), and no-execute pages (NXE) where the CPU
+     * has them: set here once rather than with a second rdmsr/wrmsr pair in arch/cpu.c. */
+    mov boot_cpuid_ext_edx, %ebx
+    shr $9, %ebx
+    and $0x800, %ebx                /* CPUID NX (bit 20) -> EFER.NXE (bit 11) */
     mov $0xC0000080, %ecx
     rdmsr
-    or $0x100, %eax
+    or $0x101, %eax                 /* LME, SCE */
+    or %ebx, %eax
     wrmsr
     mov %cr0, %eax
     or $0x80010001, %eax     /* PG | WP | PE */
@@ -120,6 +127,9 @@ boot_gdt_desc:
     .long boot_gdt
     .globl boot_start_info
 boot_start_info:
+    .long 0
+    .globl boot_cpuid_ext_edx
+boot_cpuid_ext_edx:
     .long 0
 
     /* Zero-filled by the loader (no bytes in the file): page tables and the boot stack. */

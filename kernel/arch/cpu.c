@@ -56,7 +56,8 @@ static void features_init(void) {
     cpu.xsave = l1.ecx & (1u << 26);
     cpu.avx = l1.ecx & (1u << 28);
     cpu.rdrand = l1.ecx & (1u << 30);
-    cpu.nx = cpuid(0x80000000, 0).eax >= 0x80000001 && (cpuid(0x80000001, 0).edx & (1u << 20));
+    extern uint32_t boot_cpuid_ext_edx;   /* CPUID 0x80000001 EDX, read by arch/boot.S */
+    cpu.nx = boot_cpuid_ext_edx & (1u << 20);
     cpu.fsgsbase = cpuid(7, 0).ebx & 1;
 }
 
@@ -101,10 +102,7 @@ void cpu_init(void) {
     features_init();
     tables_load();
     fpu_init();
-    uint64_t efer = rdmsr(MSR_EFER) | EFER_SCE;
-    if (cpu.nx)
-        efer |= EFER_NXE;
-    wrmsr(MSR_EFER, efer);
+    /* EFER.SCE and NXE are set by arch/boot.S. */
     wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)SEL_KERNEL_CODE << 32));
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
     wrmsr(MSR_SFMASK, 0x47700);   /* IF, TF, DF, NT, AC cleared on entry */

@@ -62,7 +62,8 @@ static bool copy_into(uint64_t va, const uint8_t *src, size_t n) {
     return true;
 }
 
-static long check_header(const char *prog, const uint8_t *data, size_t size, const struct elf64_ehdr **eh) {
+/* The reason a header is refused, checked in order (only when check_header saw a problem). */
+static long header_problem(const char *prog, const uint8_t *data, size_t size) {
     const struct elf64_ehdr *h = (const void *)data;
     if (size < 4 || memcmp(data, "\x7f" "ELF", 4))
         return fail(prog, "not an ELF file");
@@ -76,8 +77,21 @@ static long check_header(const char *prog, const uint8_t *data, size_t size, con
         return fail(prog, "not an executable ELF (type is neither EXEC nor DYN)");
     if (h->phentsize != sizeof(struct elf64_phdr) || h->phnum == 0)
         return fail(prog, "ELF has no usable program headers");
-    if (h->phoff > size || (size - h->phoff) / sizeof(struct elf64_phdr) < h->phnum)
-        return fail(prog, "truncated ELF: program headers lie past the end of the file");
+    return fail(prog, "truncated ELF: program headers lie past the end of the file");
+}
+
+/* The checks joined with | into one branch (under TCG each branch taken at boot is a block to
+ * translate); header_problem names the first that failed. */
+static long check_header(const char *prog, const uint8_t *data, size_t size, const struct elf64_ehdr **eh) {
+    const struct elf64_ehdr *h = (const void *)data;
+    if (size < sizeof *h)
+        return header_problem(prog, data, size);
+    uint32_t magic;
+    memcpy(&magic, data, 4);
+    if ((magic != 0x464c457f) | (h->ident[4] != 2) | (h->ident[5] != 1) | (h->machine != 62) |
+        ((h->type != ET_EXEC) & (h->type != ET_DYN)) | (h->phentsize != sizeof(struct elf64_phdr)) |
+        (h->phnum == 0) | (h->phoff > size) || (size - h->phoff) / sizeof(struct elf64_phdr) < h->phnum)
+        return header_problem(prog, data, size);
     *eh = h;
     return 0;
 }
@@ -221,7 +235,7 @@ long load_program(const struct boot_config *cfg, struct loaded_program *out) {
                 err == -ENOENT ? "no such file in the image" : "cannot read the file");
         return err;
     }
-    const struct elf64_ehdr *h;
+    const struct elf64_ehdr *h = NULL;
     if ((err = check_header(cfg->prog, file, size, &h)))
         return err;
     uint64_t base = h->type == ET_DYN ? layout.pie_base : 0, top, phdr_va;
