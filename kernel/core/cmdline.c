@@ -107,9 +107,11 @@ static bool token(const char *key, size_t klen, const char *val, size_t vlen, bo
             return false;
         }
         break;
-    default:   /* SEED */
+    default:   /* SEED: hex digits, taken as given (the host writes them); the value of c is
+                * (c & 15) + 9 for a-f and A-F, c & 15 for 0-9, computed without a branch */
         for (int i = 0; i < 32 && v[2 * i] && v[2 * i + 1]; i++)
-            cfg->seed[i] = (uint8_t)(hex_digit(v[2 * i]) * 16 + hex_digit(v[2 * i + 1]));
+            cfg->seed[i] = (uint8_t)((((v[2 * i] & 15) + 9 * (v[2 * i] >> 6)) << 4) +
+                                     (v[2 * i + 1] & 15) + 9 * (v[2 * i + 1] >> 6));
         cfg->have_seed = true;
     }
     return true;

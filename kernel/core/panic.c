@@ -11,11 +11,12 @@ noreturn void vm_exit(int status, const char *reason) {
     char line[48];   /* not zero-filled: every byte written is set */
     memcpy(line, UNIKIT_MARK_EXIT " ", sizeof UNIKIT_MARK_EXIT);
     size_t n = sizeof UNIKIT_MARK_EXIT;
+    /* The digits without a leading zero, written without a branch (each is a block under TCG). */
     unsigned v = (unsigned)status & 0xff;
-    if (v >= 100)
-        line[n++] = (char)('0' + v / 100);
-    if (v >= 10)
-        line[n++] = (char)('0' + v / 10 % 10);
+    line[n] = (char)('0' + v / 100);
+    n += v >= 100;
+    line[n] = (char)('0' + v / 10 % 10);
+    n += v >= 10;
     line[n++] = (char)('0' + v % 10);
     line[n++] = ' ';
     for (; *reason && n < sizeof line - 1; reason++)
