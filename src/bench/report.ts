@@ -86,8 +86,10 @@ export function findings(r: BenchResults): string[] {
       const q = r.latency[other]?.find((x) => x.n === p.n);
       if (!q) continue;
       const tie = Math.abs(q.requestsPerS - p.requestsPerS) / Math.max(q.requestsPerS, p.requestsPerS) < 0.05;
-      const who = tie ? 'about equal (within 5%)' : q.requestsPerS > p.requestsPerS ? `${the(other)} wins` : `${the(uk)} wins`;
-      out.push(`/compute?n=${p.n}: ${who}: ${rps(q.requestsPerS)} req/s (p99 ${ms(q.p99Ms)}) for ${the(other)} against ${rps(p.requestsPerS)} req/s (p99 ${ms(p.p99Ms)}) for ${the(uk)} ${tag}.`);
+      // The winner's figures first, so each line reads "X wins: X's figures against Y's".
+      const [first, second] = q.requestsPerS > p.requestsPerS ? [[other, q], [uk, p]] as const : [[uk, p], [other, q]] as const;
+      const who = tie ? 'about equal (within 5%)' : `${the(first[0])} wins`;
+      out.push(`/compute?n=${p.n}: ${who}: ${rps(first[1].requestsPerS)} req/s (p99 ${ms(first[1].p99Ms)}) for ${the(first[0])} against ${rps(second[1].requestsPerS)} req/s (p99 ${ms(second[1].p99Ms)}) for ${the(second[0])} ${tag}.`);
     }
     for (const n of r.settings.instances) {
       const a = instanceMemory(r, uk, n);
