@@ -88,6 +88,31 @@ void network_pump(void) {
     net_poll(net_kernel, clock_monotonic_ns());
 }
 
+/*
+ * Linux keeps sending a socket's data after its process has ended; here the VM ends with the
+ * program. So exit waits, at most EXIT_LINGER_NS, until the peers have acknowledged what was sent
+ * and the NIC has handed every frame to the host: QEMU sends queued frames from a bottom half,
+ * which never runs once isa-debug-exit has ended its process (a program that connects, sends and
+ * exits lost its handshake's last ACK that way).
+ */
+#define EXIT_LINGER_NS 1000000000ULL
+#define EXIT_POLL_NS 1000000ULL
+
+void network_flush_before_exit(void) {
+    if (!NET_ENABLED || !net_kernel)
+        return;
+    uint64_t deadline = clock_monotonic_ns() + EXIT_LINGER_NS;
+    for (;;) {
+        network_pump();
+        if (!net_output_pending(net_kernel) && !netdev_transmit_pending())
+            return;
+        uint64_t now = clock_monotonic_ns();
+        if (now >= deadline)
+            return;
+        clock_sleep_until(now + EXIT_POLL_NS < deadline ? now + EXIT_POLL_NS : deadline);
+    }
+}
+
 uint64_t network_deadline(void) {
     return NET_ENABLED && net_kernel ? net_next_deadline_ns(net_kernel) : UINT64_MAX;
 }

@@ -23,7 +23,7 @@ static struct virtq rxq, txq;
 static bool present;
 static uint8_t mac[6];
 static uint8_t *tx_free[RING_SIZE];
-static unsigned tx_free_count;
+static unsigned tx_free_count, tx_buffers;
 
 static void on_interrupt(void *arg) {
     (void)arg;
@@ -58,6 +58,7 @@ bool netdev_init(void) {
             break;
         tx_free[tx_free_count++] = buf;
     }
+    tx_buffers = tx_free_count;
     irq_register(dev.gsi, on_interrupt, NULL);
     virtio_driver_ok(&dev);
     virtq_kick(&dev, &rxq);
@@ -73,6 +74,13 @@ static void reclaim_tx(void) {
     uint8_t *buf;
     while ((buf = virtq_take(&txq, &len)))
         tx_free[tx_free_count++] = buf;
+}
+
+bool netdev_transmit_pending(void) {
+    if (!present)
+        return false;
+    reclaim_tx();
+    return tx_free_count < tx_buffers;
 }
 
 bool netdev_transmit(const void *frame, size_t len) {

@@ -136,6 +136,8 @@ uint64_t net_generation(const struct net_stack *st);
  * a debug line). */
 size_t net_memory_bytes(const struct net_stack *st);
 int net_socket_count(const struct net_stack *st);
+/* Whether a TCP connection still has data or a FIN its peer has not acknowledged. */
+bool net_output_pending(struct net_stack *st);
 
 /* ---- socket.c: the socket layer the syscalls map onto ---- */
 

@@ -11,6 +11,8 @@ bool netdev_present(void);
 void netdev_mac(uint8_t mac[6]);
 /* Queues one frame for sending; false when the transmit ring is full (the caller may retry). */
 bool netdev_transmit(const void *frame, size_t len);
+/* Whether frames handed to the device have not all been taken by it yet. */
+bool netdev_transmit_pending(void);
 /* Hands every received frame to deliver(); returns how many there were. */
 size_t netdev_receive(void (*deliver)(const void *frame, size_t len, void *arg), void *arg);
 #endif

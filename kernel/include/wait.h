@@ -23,4 +23,6 @@ struct net_stack *network_stack(void);
 void network_pump(void);
 /* When the stack next needs to run; UINT64_MAX when never. */
 uint64_t network_deadline(void);
+/* Before the VM ends: lets the last segments reach the peer (bounded; see network.c). */
+void network_flush_before_exit(void);
 #endif

@@ -5,6 +5,7 @@
  */
 #include "cpu.h"
 #include "fs.h"
+#include "wait.h"
 #include "syscalls.h"
 #include "unikit_abi.h"
 #include "vm.h"
@@ -19,8 +20,12 @@
 #define SIGSTOP 19
 #define SIG_IGN 1
 
-long sys_exit(long status) { vm_exit((int)(status & 0xff), UNIKIT_EXIT_REASON_EXIT); }
-long sys_exit_group(long status) { vm_exit((int)(status & 0xff), UNIKIT_EXIT_REASON_EXIT); }
+long sys_exit(long status) {
+    network_flush_before_exit();
+    vm_exit((int)(status & 0xff), UNIKIT_EXIT_REASON_EXIT);
+}
+
+long sys_exit_group(long status) { return sys_exit(status); }
 
 static bool user_canonical(uint64_t a) { return a < USER_TOP; }
 

@@ -251,6 +251,17 @@ uint64_t net_generation(const struct net_stack *st) { return st->generation; }
 size_t net_memory_bytes(const struct net_stack *st) { return st->mem_bytes; }
 int net_socket_count(const struct net_stack *st) { return st->nsockets; }
 
+bool net_output_pending(struct net_stack *st) {
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &st->sockets) {
+        struct net_socket *s = container_of(pos, struct net_socket, all);
+        bool synchronized = s->state >= TCP_ESTABLISHED && s->state != TCP_FIN_WAIT_2 && s->state != TCP_TIME_WAIT;
+        if (s->type == NET_SOCK_STREAM && synchronized && (s->sndq.len || s->snd_una != s->snd_max))
+            return true;
+    }
+    return false;
+}
+
 void net_reap(struct net_stack *st) {
     if (!st->ndead)
         return;
