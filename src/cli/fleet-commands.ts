@@ -13,7 +13,7 @@ import { type OptionSpec, type ParsedArgs, parseArgs } from './args.js';
 import { auditCommand } from './commands/audit.js';
 import { tenantCommand } from './commands/tenant.js';
 import { parseEnvOptions } from './file-spec.js';
-import { ago, bytes, connected, duration, table, takeTenantOption } from './fleet-util.js';
+import { ago, bytes, connected, duration, fleetClient, table, takeTenantOption } from './fleet-util.js';
 import { parseSize } from './size.js';
 import { UsageError } from './usage.js';
 
@@ -38,6 +38,7 @@ unikitd, the control plane (started on demand; $UNIKIT_HOME/fleet holds its stat
   unikit daemon [--tcp HOST:PORT] [--boot-concurrency N] [--memory-budget SIZE] [--vm-overhead SIZE] [--require-signed]
       run unikitd in the foreground (Unix socket; TCP needs the bearer token it writes to fleet/token);
       --require-signed: refuse unsigned images at registration and before each boot
+  unikit daemon stop               stop unikitd (its instances keep running; the next unikitd adopts them)
   unikit images [ls] [-q] [--json] | images add DIR [--name NAME] | images rm IMAGE...
   unikit create IMAGE [--name NAME] [--mem SIZE] [--env K=V]... [--net none|user|tap] [-p HOSTPORT:GUESTPORT]...
                 [--restart no|on-failure[:N]|always] [--start] [-- ARGS...]
@@ -89,6 +90,7 @@ const enc = encodeURIComponent;
 // ---- daemon ----
 
 async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<number> {
+  if (argv[0] === 'stop') return await daemonStop(argv.slice(1), io);
   const p = parseArgs('daemon', argv, [
     { name: 'tcp', kind: 'value' }, { name: 'boot-concurrency', kind: 'value' }, { name: 'memory-budget', kind: 'value' },
     { name: 'vm-overhead', kind: 'value' }, { name: 'log-cap', kind: 'value' }, { name: 'tb-size', kind: 'value' },
@@ -129,6 +131,21 @@ async function daemonCommand(argv: readonly string[], io: FleetIo): Promise<numb
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   io.err('unikitd: stopped (instances keep running)\n');
+  return 0;
+}
+
+/** `unikit daemon stop`: asks unikitd to stop (POST /v1/shutdown) and waits until it no longer answers; instances keep running. */
+async function daemonStop(argv: readonly string[], io: FleetIo): Promise<number> {
+  noPositionals('daemon stop', parseArgs('daemon stop', argv, []));
+  const c = fleetClient();
+  if (!(await c.ping())) {
+    io.err('unikitd is not running\n');
+    return 0;
+  }
+  await c.json('POST', '/v1/shutdown');
+  for (let i = 0; i < 100 && (await c.ping()); i++) await new Promise((r) => setTimeout(r, 100));
+  if (await c.ping()) throw new UsageError('unikitd still answers 10 s after it was asked to stop');
+  io.err('unikitd stopped (instances keep running; the next unikitd adopts them)\n');
   return 0;
 }
 

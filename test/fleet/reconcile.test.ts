@@ -92,12 +92,18 @@ describe('kill -9 of the daemon, then a restart', () => {
 });
 
 describe('the daemon on demand', () => {
-  it('two CLIs on a fresh home start exactly one daemon and both succeed', async () => {
+  it('two CLIs on a fresh home start exactly one daemon and both succeed; daemon stop ends it', async () => {
     const home = mkdtempSync(join(tmpdir(), 'ukf-'));
     try {
       const [a, b] = await Promise.all([runCli(['ps'], { env: { UNIKIT_HOME: home } }), runCli(['images'], { env: { UNIKIT_HOME: home } })]);
       expect([a.status, a.stderr, b.status, b.stderr]).toEqual([0, '', 0, '']);
       expect(daemonsOf(home)).toHaveLength(1);
+      const stop = await runCli(['daemon', 'stop'], { env: { UNIKIT_HOME: home } });
+      expect([stop.status, stop.stderr]).toEqual([0, 'unikitd stopped (instances keep running; the next unikitd adopts them)\n']);
+      // It stopped answering; its process ends a moment later.
+      await until('the daemon process to end', async () => (daemonsOf(home).length === 0 ? true : undefined));
+      const again = await runCli(['daemon', 'stop'], { env: { UNIKIT_HOME: home } });
+      expect([again.status, again.stderr]).toEqual([0, 'unikitd is not running\n']);
     } finally {
       for (const pid of daemonsOf(home)) process.kill(pid, 'SIGTERM');
       await sleep(300);
