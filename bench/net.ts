@@ -13,15 +13,15 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { type WrkResult, wrk as runWrk } from '../src/bench/index.js';
+import { type WrkResult, fetchOnce, waitForHttp, wrk as runWrk } from '../src/bench/index.js';
 import { cachedImage } from '../src/image/index.js';
 import { artifacts } from '../src/project/index.js';
-import { type Accel, type VmNetwork, resolveAccel, runVm, tapUnavailable } from '../src/vmm/index.js';
+import { type Accel, type VmNetwork, freeTcpPort, resolveAccel, runVm, tapUnavailable } from '../src/vmm/index.js';
 
 type Target = 'user' | 'tap' | 'native';
 
@@ -56,40 +56,6 @@ function parseOptions(argv: string[]): Options {
   return o;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHttp(host: string, port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const body = await fetchOnce(host, port, '/stats').catch(() => '');
-    if (body.includes('connections=')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`bench/net: nothing answers HTTP on ${host}:${port}`);
-}
-
-/** One GET with Connection: close; the whole response as text. */
-function fetchOnce(host: string, port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, host);
-    let data = '';
-    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
-    s.on('data', (b: Buffer) => (data += b.toString('latin1')));
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-    s.write(`GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`);
-  });
-}
-
 /** Reads one /bytes response of n bytes and returns MB/s (10^6 bytes), header to last byte. */
 function transfer(host: string, port: number, n: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -119,7 +85,7 @@ interface Server {
 
 async function startVm(network: 'user' | 'tap', docroot: string, o: Options, accel: Accel): Promise<Server> {
   const image = await cachedImage({ elf: artifacts.app('httpd'), files: [{ host: docroot, guest: '/www' }] });
-  const port = network === 'user' ? await freePort() : 80;
+  const port = network === 'user' ? await freeTcpPort() : 80;
   let address = '127.0.0.1';
   const stop = new AbortController();
   const net: VmNetwork = network === 'user'
@@ -163,7 +129,7 @@ async function startVm(network: 'user' | 'tap', docroot: string, o: Options, acc
 }
 
 async function startNative(docroot: string): Promise<Server> {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const child: ChildProcess = spawn(artifacts.app('httpd'), [String(port), docroot], { stdio: 'ignore' });
   await waitForHttp('127.0.0.1', port);
   return {

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Image, LINUX_DEFAULT_MEMORY, LINUX_GUEST_EXIT, buildLinuxImage, cachedImage, linuxAppend, linuxQemuArgs } from '../image/index.js';
-import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, runVm } from '../vmm/index.js';
-import { freePort, waitForHttp } from './http.js';
+import { type Accel, type KernelFlag, STREAM_FDS, type VmResult, freeTcpPort, runVm } from '../vmm/index.js';
+import { waitForHttp } from './http.js';
 import { containerUnavailable, ociContainer, podmanContainer } from './containers.js';
 import { findPid, pssBytes } from './procmem.js';
 
@@ -166,7 +166,7 @@ async function startVm(
   what: string, wait: { timeoutMs?: number; intervalMs?: number },
   boot: (port: number, signal: AbortSignal, out: (b: Buffer) => void) => Promise<VmResult>,
 ): Promise<Instance> {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const abort = new AbortController();
   let out = '';
   const t0 = performance.now();
@@ -206,7 +206,7 @@ async function native(ctx: ComparatorContext, qemuUser?: string): Promise<Compar
     accel: qemuUser ? QEMU_USER_ACCEL : 'native',
     imageBytes: statSync(ctx.httpd).size + (qemuUser ? statSync(qemuUser).size : 0),
     async start() {
-      const port = await freePort();
+      const port = await freeTcpPort();
       const t0 = performance.now();
       const child = qemuUser
         ? spawn(qemuUser, [ctx.httpd, String(port), ctx.docroot], { stdio: 'ignore' })

@@ -14,8 +14,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { freeTcpPort } from '../vmm/index.js';
 import type { Comparator, ComparatorContext, ComparatorName, Instance } from './comparators.js';
-import { freePort, waitForHttp } from './http.js';
+import { waitForHttp } from './http.js';
 import { ociConfig, writeBundle } from './oci.js';
 import { cgroupMemoryBytes, hardLimit, memoryCgroupOf, pssBytes } from './procmem.js';
 
@@ -78,7 +79,7 @@ export async function ociContainer(ctx: ComparatorContext, runtime: OciRuntime, 
     accel: qemuUser ? 'tcg-user' : 'native',
     imageBytes: rootBytes,
     async start() {
-      const port = await freePort();
+      const port = await freeTcpPort();
       const id = `${parent}-${++serial}`;
       const bundle = join(base, id);
       const cgroupsPath = `/${parent}/${id}`;
@@ -158,7 +159,7 @@ export async function podmanContainer(ctx: ComparatorContext): Promise<Comparato
     accel: 'native',
     imageBytes: rootBytes,
     async start(): Promise<Instance> {
-      const port = await freePort();
+      const port = await freeTcpPort();
       const id = `unikit-bench-${process.pid}-podman-${++serial}`;
       const t0 = performance.now();
       const child = spawn('podman', ['--cgroup-manager', 'cgroupfs', 'run', '-d', '--rm', '--runtime', 'runc', '--network', 'host', '--read-only', ...ulimits,

@@ -6,6 +6,6 @@ export type { Comparator, ComparatorName, Instance, InstanceMemory } from './com
 export { markdownSummary, htmlReport, findings } from './report.js';
 export { ociConfig, writeBundle } from './oci.js';
 export { hybridCgroups, podmanUlimits, withCgroup2Hidden } from './containers.js';
-export { parseWrk, parseStaggeredWrk, wrk, STAGGERED_WRK_LUA } from './http.js';
+export { fetchOnce, parseWrk, parseStaggeredWrk, waitForHttp, wrk, STAGGERED_WRK_LUA } from './http.js';
 export type { WrkResult } from './http.js';
 export { percentile, median } from './stats.js';

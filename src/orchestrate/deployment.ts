@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import {
   type AuditEntry, FleetError, type FleetPaths, type ImageRow, type InstanceRow, type PortSpec, type Store, type Supervisor, checkQuota, instanceFiles,
 } from '../fleet/index.js';
 import { type Level, type NetworkPolicy, isEgressHost, networkPolicyFromRules } from '../security/index.js';
 import type { ServiceTemplate } from '../tosca/index.js';
+import { freeTcpPort } from '../vmm/index.js';
 import { type FactoryImage, imageFor } from './factory.js';
 import { type Backend, Front, type Peer } from './front.js';
 import { type IngressPlan, RefusalAudit, admitsAddress, ingressPlan } from './ingress.js';
@@ -42,7 +42,6 @@ export interface RuntimeContext {
   log: (line: string) => void;
   audit: (e: AuditEntry) => void;
 }
-
 
 export interface ServiceRuntime {
   spec: ServiceSpec;
@@ -256,7 +255,7 @@ export class Deployment {
     const { store, supervisor, paths } = this.ctx;
     const id = randomBytes(6).toString('hex');
     const ports: PortSpec[] = [];
-    for (const guestPort of s.spec.ports) ports.push({ proto: 'tcp', hostIp: FRONT_HOST, hostPort: await freePort(), guestPort });
+    for (const guestPort of s.spec.ports) ports.push({ proto: 'tcp', hostIp: FRONT_HOST, hostPort: await freeTcpPort(FRONT_HOST), guestPort });
     const wantsNet = ports.length > 0 || s.spec.connectsTo.length > 0 || s.spec.egress.length > 0;
     const now = Date.now();
     const row: InstanceRow = {
@@ -413,14 +412,3 @@ export function endpointPort(spec: ServiceSpec): number | null {
   return spec.endpointPort ?? spec.ports[0] ?? null;
 }
 
-/** A free TCP port on the host's loopback, for a QEMU forward. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, FRONT_HOST, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}

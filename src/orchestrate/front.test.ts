@@ -1,6 +1,7 @@
 // The front with real sockets: plain node TCP servers stand in for the instances.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freeTcpPort } from '../vmm/index.js';
 import { Front } from './front.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -56,12 +57,6 @@ function ask(port: number, text: string): Promise<string> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const { port, server } = await serve(() => {});
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 describe('Front', () => {
   it('spreads connections over its backends round-robin and passes bytes both ways', async () => {
     const a = await serve(named('a'));
@@ -76,7 +71,7 @@ describe('Front', () => {
   });
 
   it('tries the next backend when one refuses, or accepts and closes before answering', async () => {
-    const refusing = await freePort();
+    const refusing = await freeTcpPort();
     // What QEMU user networking does when the guest does not listen yet.
     const slirpLike = await serve((s) => s.destroy());
     const good = await serve(named('good'));
@@ -89,7 +84,7 @@ describe('Front', () => {
 
   it('resets the client when no backend is left to try', async () => {
     const { f, port } = await front();
-    f.add({ id: 'gone', host: '127.0.0.1', port: await freePort() });
+    f.add({ id: 'gone', host: '127.0.0.1', port: await freeTcpPort() });
     await expect(ask(port, 'hello')).rejects.toThrow();
   });
 

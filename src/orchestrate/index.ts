@@ -16,7 +16,7 @@ import { Scaling, scalingHandlers } from './scaling.js';
 import { DeploymentStore } from './store.js';
 
 export { DEPLOYMENT_OPERATION_IDS, deploymentHandlers } from './api.js';
-export { Deployment, HOST_FROM_GUEST, FRONT_HOST, envPrefix, endpointPort, freePort } from './deployment.js';
+export { Deployment, HOST_FROM_GUEST, FRONT_HOST, envPrefix, endpointPort } from './deployment.js';
 export type { RuntimeContext, ServiceRuntime } from './deployment.js';
 export { imageFor, imageHash, planAt, tenantKey } from './factory.js';
 export type { FactoryImage } from './factory.js';

@@ -20,7 +20,7 @@ export type { QmpEvent } from './qmp.js';
 export { launchDetached, detachedArgs } from './detached.js';
 export type { DetachedVm, DetachedVmOptions, PortForward } from './detached.js';
 export {
-  parsePortForward, checkForwardsDistinct, checkHostPortsFree, nicArgs, userNetdev, userNetworkFor, NET_MODES, USER_NET,
+  parsePortForward, checkForwardsDistinct, checkHostPortsFree, freeTcpPort, nicArgs, userNetdev, userNetworkFor, NET_MODES, USER_NET,
   BadPortForwardError, PortInUseError, NetworkUnavailableError,
 } from './net.js';
 export type { NetMode, VmNetwork } from './net.js';

@@ -91,6 +91,18 @@ function udpPortFree(p: PortForward): Promise<boolean> {
   });
 }
 
+/** A TCP port nobody listens on right now on `host` (the kernel picks it), for a forward or a front. */
+export function freeTcpPort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** QEMU arguments for the guest's NIC on an already-described backend (`-netdev` value). */
 export function nicArgs(netdev: string, mac?: string, bus: 'mmio' | 'pci' = 'mmio'): string[] {
   if (bus === 'pci') return ['-netdev', netdev, '-device', `virtio-net-pci,netdev=n0,romfile=${mac ? `,mac=${mac}` : ''}`];

@@ -8,21 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Socket, connect, createServer } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { artifacts } from '../../src/project/index.js';
 import { TEST_HOME } from './run.js';
 
 /** A port nobody listens on right now (for -p HOST:GUEST). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freeTcpPort as freePort } from '../../src/vmm/index.js';
 
 /** A UDP port that is free right now. */
 export function freeUdpPort(): Promise<number> {
