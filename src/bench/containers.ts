@@ -85,48 +85,21 @@ export async function ociContainer(ctx: ComparatorContext, runtime: OciRuntime, 
       const cgroupsPath = `/${parent}/${id}`;
       mkdirSync(bundle, { recursive: true });
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig({ args: [...(qemuUser ? ['/qemu-x86_64'] : []), '/httpd', String(port), '/www'], cgroupsPath, rootPath })));
-      const t0 = performance.now();
-      const [cmd, args] = command(['--root', state, 'run', '-d', '--bundle', bundle, id]);
-      const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((r) => child.once('exit', r)); // not 'close': the container keeps the runtime's stderr
-      const failed = exited.then((code) => {
-        if (code !== 0) throw new Error(`${runtime} run ${id} failed (status ${String(code)}): ${err.trim()}`);
-        return new Promise<never>(() => undefined);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        await runtimeCall(['--root', state, 'kill', id, 'KILL']).catch(() => undefined);
-        for (let i = 0; i < 50; i++) {
-          if (await runtimeCall(['--root', state, 'delete', '-f', id]).then(() => true, () => false)) break;
-          await new Promise((res) => setTimeout(res, 20));
-        }
-        rmSync(bundle, { recursive: true, force: true });
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        await exited;
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      await exited;
-      let pid: number | undefined;
-      return {
-        host: '127.0.0.1',
+      return await startDetached({
         port,
-        readyMs,
-        async memory() {
-          if (pid === undefined) {
-            const { stdout } = await run(runtime, ['--root', state, 'state', id]);
-            pid = (JSON.parse(stdout) as { pid: number }).pid;
+        what: `${runtime} run ${id}`,
+        command: command(['--root', state, 'run', '-d', '--bundle', bundle, id]),
+        stop: async () => {
+          await runtimeCall(['--root', state, 'kill', id, 'KILL']).catch(() => undefined);
+          for (let i = 0; i < 50; i++) {
+            if (await runtimeCall(['--root', state, 'delete', '-f', id]).then(() => true, () => false)) break;
+            await new Promise((res) => setTimeout(res, 20));
           }
-          return { pssBytes: pssBytes(pid), cgroupBytes: cgroupMemoryBytes(cgroupsPath) };
+          rmSync(bundle, { recursive: true, force: true });
         },
-        stop,
-      };
+        pid: async () => (JSON.parse((await run(runtime, ['--root', state, 'state', id])).stdout) as { pid: number }).pid,
+        cgroup: () => cgroupsPath,
+      });
     },
     async dispose() {
       // delete removes each container's cgroup; the parent is ours to remove, in every hierarchy.
@@ -138,6 +111,52 @@ export async function ociContainer(ctx: ComparatorContext, runtime: OciRuntime, 
         }
       }
     },
+  };
+}
+
+/**
+ * Starts a container with a runtime command that returns once it runs detached, and waits until
+ * its httpd answers; a failed start is cleaned up and its error says which command failed.
+ * Memory is read from the container's process (found once, on first use) and its cgroup.
+ */
+async function startDetached(o: {
+  port: number;
+  what: string;
+  command: [string, string[]];
+  stop: () => Promise<void>;
+  pid: () => Promise<number>;
+  cgroup: (pid: number) => string | undefined;
+}): Promise<Instance> {
+  const t0 = performance.now();
+  const child: ChildProcess = spawn(o.command[0], o.command[1], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r)); // not 'close': the container keeps the runtime's stderr
+  const failed = exited.then((code) => {
+    if (code !== 0) throw new Error(`${o.what} failed (status ${String(code)}): ${err.trim()}`);
+    return new Promise<never>(() => undefined);
+  });
+  failed.catch(() => undefined);
+  try {
+    await waitForHttp('127.0.0.1', o.port, { failed });
+  } catch (e) {
+    await exited;
+    await o.stop();
+    throw e;
+  }
+  const readyMs = performance.now() - t0;
+  await exited;
+  let pid: number | undefined;
+  return {
+    host: '127.0.0.1',
+    port: o.port,
+    readyMs,
+    async memory() {
+      pid ??= await o.pid();
+      const cg = o.cgroup(pid);
+      return { pssBytes: pssBytes(pid), cgroupBytes: cg === undefined ? undefined : cgroupMemoryBytes(cg) };
+    },
+    stop: o.stop,
   };
 }
 
@@ -161,41 +180,17 @@ export async function podmanContainer(ctx: ComparatorContext): Promise<Comparato
     async start(): Promise<Instance> {
       const port = await freeTcpPort();
       const id = `unikit-bench-${process.pid}-podman-${++serial}`;
-      const t0 = performance.now();
-      const child = spawn('podman', ['--cgroup-manager', 'cgroupfs', 'run', '-d', '--rm', '--runtime', 'runc', '--network', 'host', '--read-only', ...ulimits,
-        '--name', id, image, '/httpd', String(port), '/www'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-      const exited = new Promise<number | null>((r) => child.once('exit', r));
-      const failed = exited.then((code) => {
-        if (code !== 0) throw new Error(`podman run ${id} failed (status ${String(code)}): ${err.trim()}`);
-        return new Promise<never>(() => undefined);
-      });
-      failed.catch(() => undefined);
-      const stop = async (): Promise<void> => {
-        await run('podman', ['rm', '-f', '-t', '0', id]).catch(() => undefined);
-      };
-      try {
-        await waitForHttp('127.0.0.1', port, { failed });
-      } catch (e) {
-        await exited;
-        await stop();
-        throw e;
-      }
-      const readyMs = performance.now() - t0;
-      await exited;
-      let pid: number | undefined;
-      return {
-        host: '127.0.0.1',
+      return await startDetached({
         port,
-        readyMs,
-        async memory() {
-          if (pid === undefined) pid = Number((await run('podman', ['inspect', '--format', '{{.State.Pid}}', id])).stdout.trim());
-          const cg = memoryCgroupOf(pid);
-          return { pssBytes: pssBytes(pid), cgroupBytes: cg === undefined ? undefined : cgroupMemoryBytes(cg) };
+        what: `podman run ${id}`,
+        command: ['podman', ['--cgroup-manager', 'cgroupfs', 'run', '-d', '--rm', '--runtime', 'runc', '--network', 'host', '--read-only', ...ulimits,
+          '--name', id, image, '/httpd', String(port), '/www']],
+        stop: async () => {
+          await run('podman', ['rm', '-f', '-t', '0', id]).catch(() => undefined);
         },
-        stop,
-      };
+        pid: async () => Number((await run('podman', ['inspect', '--format', '{{.State.Pid}}', id])).stdout.trim()),
+        cgroup: memoryCgroupOf,
+      });
     },
     async dispose() {
       await run('podman', ['rmi', '-f', image]).catch(() => undefined);
