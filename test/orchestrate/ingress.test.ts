@@ -7,38 +7,25 @@
  * and web's front checks the client process (this process is refused there). Refusals are
  * audited; after a unikitd restart the fronts are back on their ports and web still gets through.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetClient, type InstanceView } from '../../src/fleet/index.js';
+import { describe, expect, it } from 'vitest';
+import type { InstanceView } from '../../src/fleet/index.js';
 import type { DeploymentStatus } from '../../src/orchestrate/index.js';
 import { projectRoot } from '../../src/project/index.js';
 import { appPath } from '../support/run.js';
-import { type TestDaemon, startTestDaemon } from '../fleet/support.js';
+import { OrchestratorDaemon } from './support.js';
 
-let d: TestDaemon;
-let acme: FleetClient;
-const scratch = mkdtempSync(join(tmpdir(), 'uki-'));
-
-beforeAll(async () => {
-  d = await startTestDaemon(['--boot-concurrency', '2']);
-  expect((await d.cli(['tenant', 'add', 'acme'])).status).toBe(0);
-  acme = new FleetClient({ home: d.home, autoStart: false, tenant: 'acme' });
-});
-
-afterAll(async () => {
-  await d?.dispose();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const o = new OrchestratorDaemon(['acme'], 'uki-');
+const { scratch } = o;
 
 /** The instance's console once a line matches `pattern` (fetch prints each change of outcome). */
 async function consoleUntil(id: string, pattern: RegExp): Promise<string> {
   let text = '';
   for (let i = 0; i < 120 && !pattern.test(text); i++) {
     if (i) await new Promise((r) => setTimeout(r, 500));
-    text = (await d.cli(['logs', id, '--tenant', 'acme'])).stdout.toString();
+    text = (await o.d.cli(['logs', id, '--tenant', 'acme'])).stdout.toString();
   }
   return text;
 }
@@ -110,7 +97,7 @@ describe('ingress rules (unikit.policies.Network from)', () => {
       '    api_address: { value: { get_attribute: [api, address] } }',
       '',
     ].join('\n'));
-    const r = await d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
+    const r = await o.d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     const dep = JSON.parse(r.stdout.toString()) as DeploymentStatus;
     const svc = (n: string) => dep.services.find((s) => s.name === n);
@@ -134,8 +121,8 @@ describe('ingress rules (unikit.policies.Network from)', () => {
 
     const webId = svc('web')?.instances[0]?.id as string;
     const rogueId = svc('rogue')?.instances[0]?.id as string;
-    expect((await acme.json<InstanceView>('GET', `/v1/instances/${webId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${webPort}`]);
-    expect((await acme.json<InstanceView>('GET', `/v1/instances/${rogueId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${externalPort}`]);
+    expect((await o.as('acme').json<InstanceView>('GET', `/v1/instances/${webId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${webPort}`]);
+    expect((await o.as('acme').json<InstanceView>('GET', `/v1/instances/${rogueId}`)).env).toEqual(['API_HOST=10.0.2.2', `API_PORT=${externalPort}`]);
     expect(await consoleUntil(webId, /HTTP\/1\.\d 200/)).toContain(`fetch API 10.0.2.2:${webPort}: HTTP/1.1 200 OK`);
     expect(await consoleUntil(rogueId, /connect: /)).toContain(`fetch API 10.0.2.2:${externalPort}: connect: Permission denied`);
     const wildId = svc('wild')?.instances[0]?.id as string;
@@ -147,23 +134,23 @@ describe('ingress rules (unikit.policies.Network from)', () => {
     // admits only the QEMUs of web's instances: this process is refused there too.
     expect(await tryConnect(external)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
     expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
-    const audit = JSON.parse((await d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
+    const audit = JSON.parse((await o.d.cli(['audit', '--tenant', 'acme', '--json'])).stdout.toString()) as { kind: string; subject: string; detail: Record<string, unknown> }[];
     const refused = audit.filter((a) => a.kind === 'network.refused');
     expect(refused.find((a) => a.detail.front === 'external')).toMatchObject({ subject: 'fenced/api', detail: { from: '127.0.0.1', admits: ['192.0.2.0/24'], count: 1 } });
     expect(refused.find((a) => a.detail.front === 'for web')).toMatchObject({ subject: 'fenced/api', detail: { from: expect.stringMatching(/^127\.0\.0\.1:\d+$/), count: 1 } });
 
-    const status = (await d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
+    const status = (await o.d.cli(['status', 'fenced', '--tenant', 'acme'])).stdout.toString();
     expect(status).toContain(`ingress from web (127.0.0.1:${webPort}), 192.0.2.0/24; external front on 0.0.0.0:${externalPort}; nodes' fronts check the client process`);
 
     // unikitd killed and started again: the fronts reopen on their ports, web's instance (adopted,
     // its QEMU the same) gets through its own front again, this process still does not.
-    await d.kill9();
-    await d.restart();
-    const after = await acme.json<DeploymentStatus>('GET', '/v1/deployments/fenced');
+    await o.d.kill9();
+    await o.d.restart();
+    const after = await o.as('acme').json<DeploymentStatus>('GET', '/v1/deployments/fenced');
     expect(after.services.find((s) => s.name === 'api')?.ingress).toEqual(ingress);
     const direct = svc('api')?.instances[0]?.address as string;
     expect(await othersConnect(direct)).toBe(true);
     expect(await tryConnect(`127.0.0.1:${webPort}`)).toMatch(/^(ECONNRESET|EPIPE|closed)$/);
-    expect((await d.cli(['undeploy', 'fenced', '--tenant', 'acme'])).status).toBe(0);
+    expect((await o.d.cli(['undeploy', 'fenced', '--tenant', 'acme'])).status).toBe(0);
   }, 180_000);
 });

@@ -6,37 +6,22 @@
  * tenant's instance is 404, a level is never lowered; and a rollout whose new instance never
  * serves stops with the old instances and level kept, audited as rollout.failed.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetClient, FleetError } from '../../src/fleet/index.js';
+import { describe, expect, it } from 'vitest';
+import { FleetError } from '../../src/fleet/index.js';
 import type { DeploymentStatus, EventAccepted } from '../../src/orchestrate/index.js';
 import { projectRoot } from '../../src/project/index.js';
 import { appPath } from '../support/run.js';
-import { type TestDaemon, startTestDaemon } from '../fleet/support.js';
+import { OrchestratorDaemon } from './support.js';
 
-let d: TestDaemon;
-let acme: FleetClient;
-let other: FleetClient;
+const o = new OrchestratorDaemon(['acme', 'other'], 'ukr-');
+const { scratch } = o;
 const fixture = join(projectRoot(), 'test', 'orchestrate', 'fixtures', 'rolling.yaml');
-const scratch = mkdtempSync(join(tmpdir(), 'ukr-'));
-
-beforeAll(async () => {
-  d = await startTestDaemon(['--boot-concurrency', '2']);
-  for (const t of ['acme', 'other']) expect((await d.cli(['tenant', 'add', t])).status).toBe(0);
-  acme = new FleetClient({ home: d.home, autoStart: false, tenant: 'acme' });
-  other = new FleetClient({ home: d.home, autoStart: false, tenant: 'other' });
-});
-
-afterAll(async () => {
-  await d?.dispose();
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 /** The API as tenant acme. */
-const api = <T>(method: string, path: string, body?: unknown): Promise<T> => acme.json<T>(method, path, body);
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => o.as('acme').json<T>(method, path, body);
 
 /** One request on a connection of its own: the status, or the error that ended it. */
 function request(address: string): Promise<number> {
@@ -82,7 +67,7 @@ async function status(): Promise<DeploymentStatus> {
 
 describe('a security event on a deployed service', () => {
   it('raises its level and replaces its two instances one at a time while clients see no failed request', async () => {
-    const r = await d.cli(['deploy', fixture, '--tenant', 'acme', '--json'], { timeoutMs: 180_000 });
+    const r = await o.d.cli(['deploy', fixture, '--tenant', 'acme', '--json'], { timeoutMs: 180_000 });
     expect(r.stderr).toBe('');
     const dep = JSON.parse(r.stdout.toString()) as DeploymentStatus;
     const before = dep.services[0];
@@ -92,7 +77,7 @@ describe('a security event on a deployed service', () => {
 
     const loops = [clientLoop(address), clientLoop(address)];
     // httpd can make accept4: the vulnerability affects it.
-    const ev = await d.cli(['event', 'vulnerability', '--syscall', 'accept4', '--tenant', 'acme', '--json']);
+    const ev = await o.d.cli(['event', 'vulnerability', '--syscall', 'accept4', '--tenant', 'acme', '--json']);
     expect(ev.stderr).toBe('');
     const accepted = JSON.parse(ev.stdout.toString()) as EventAccepted;
     expect(accepted.changes).toEqual([{
@@ -135,10 +120,10 @@ describe('a security event on a deployed service', () => {
     expect((bad as FleetError).message).toMatch(/unknown event kind "meteor"/);
 
     const id = (await status()).services[0]?.instances[0]?.id as string;
-    const viaCli = await d.cli(['event', 'intrusion', '--instance', id, '--tenant', 'other']);
+    const viaCli = await o.d.cli(['event', 'intrusion', '--instance', id, '--tenant', 'other']);
     expect(viaCli.status).toBe(1);
     expect(viaCli.stderr).toMatch(/no instance .* in tenant other's deployments/);
-    const notFound = await other.json('POST', '/v1/events', { kind: 'intrusion', instance: id }).catch((e: unknown) => e);
+    const notFound = await o.as('other').json('POST', '/v1/events', { kind: 'intrusion', instance: id }).catch((e: unknown) => e);
     expect((notFound as FleetError).httpStatus).toBe(404);
     // Nothing changed for acme.
     expect((await status()).services[0]?.level).toBe('high');
@@ -166,7 +151,7 @@ topology_template:
             event: unikit.events.intrusion
             action: [{ call_operation: { operation: unikit.raise_level, inputs: { level: high } } }]
 `);
-    const r = await d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
+    const r = await o.d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     const before = (JSON.parse(r.stdout.toString()) as DeploymentStatus).services[0];
     copyFileSync(appPath('hello'), program);

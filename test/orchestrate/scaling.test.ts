@@ -4,33 +4,20 @@
  * unikitd restart); a scale-out promotes it and boots the next one; a count outside [min, max]
  * is refused; a scale-in drains the newest instance.
  */
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FleetClient, FleetError } from '../../src/fleet/index.js';
+import { describe, expect, it } from 'vitest';
+import { FleetError } from '../../src/fleet/index.js';
 import type { DeploymentStatus, ScaleResult } from '../../src/orchestrate/index.js';
 import { projectRoot } from '../../src/project/index.js';
 import { appPath } from '../support/run.js';
-import { type TestDaemon, startTestDaemon } from '../fleet/support.js';
+import { OrchestratorDaemon } from './support.js';
 
-let d: TestDaemon;
-let acme: FleetClient;
-const scratch = mkdtempSync(join(tmpdir(), 'uks-'));
+const o = new OrchestratorDaemon(['acme'], 'uks-');
+const { scratch } = o;
 
-beforeAll(async () => {
-  d = await startTestDaemon(['--boot-concurrency', '2']);
-  expect((await d.cli(['tenant', 'add', 'acme'])).status).toBe(0);
-  acme = new FleetClient({ home: d.home, autoStart: false, tenant: 'acme' });
-});
-
-afterAll(async () => {
-  await d?.dispose();
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-const api = <T>(method: string, path: string, body?: unknown): Promise<T> => acme.json<T>(method, path, body);
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => o.as('acme').json<T>(method, path, body);
 const scale = (instances: number): Promise<ScaleResult> => api<ScaleResult>('POST', '/v1/deployments/spare/scale', { service: 'web', instances });
 
 function status(address: string): Promise<number> {
@@ -63,7 +50,7 @@ topology_template:
         targets: [web]
         properties: { min_instances: 1, max_instances: 2, default_instances: 1, standby: true }
 `);
-    const r = await d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
+    const r = await o.d.cli(['deploy', file, '--tenant', 'acme', '--json'], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     const address = (JSON.parse(r.stdout.toString()) as DeploymentStatus).services[0]?.front as string;
 
@@ -76,13 +63,13 @@ topology_template:
     expect(dep.services[0]?.instances[1]?.id).toBe(same.standby);
 
     // unikitd killed and started again: the standby stays the standby (out of the front).
-    await d.kill9();
-    await d.restart();
+    await o.d.kill9();
+    await o.d.restart();
     const back = await api<DeploymentStatus>('GET', '/v1/deployments/spare');
     expect(back.services[0]?.instances.map((i) => [i.id, i.role])).toEqual(dep.services[0]?.instances.map((i) => [i.id, i.role]));
-    expect((await d.cli(['status', 'spare', '--tenant', 'acme'])).stdout.toString()).toMatch(/web: level medium, 1\/1 running, 1 standby, .*\n.*\n.*running {2}standby/);
+    expect((await o.d.cli(['status', 'spare', '--tenant', 'acme'])).stdout.toString()).toMatch(/web: level medium, 1\/1 running, 1 standby, .*\n.*\n.*running {2}standby/);
 
-    const out = await d.cli(['scale', 'spare', 'web', '2', '--tenant', 'acme', '--json']);
+    const out = await o.d.cli(['scale', 'spare', 'web', '2', '--tenant', 'acme', '--json']);
     expect(out.stderr).toBe('');
     const grown = JSON.parse(out.stdout.toString()) as ScaleResult;
     expect(grown).toMatchObject({ from: 1, instances: 2, added: [{ id: same.standby, how: 'standby' }] });
