@@ -32,28 +32,24 @@ struct net_socket *sock_new(struct net_stack *st, int type) {
     return s;
 }
 
+/* Orphans the children still queued on a listener: they are reaped separately. */
+static void orphan_queue(struct net_stack *st, struct list *q) {
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, q) {
+        struct net_socket *c = container_of(pos, struct net_socket, qlink);
+        list_del(&c->qlink);
+        c->parent = NULL;
+        if (!c->dead) {
+            c->dead = true;
+            st->ndead++;
+        }
+    }
+}
+
 void sock_free(struct net_socket *s) {
     struct net_stack *st = s->st;
-    /* Orphan any children still queued on a listener (they are reaped separately). */
-    struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &s->accept_q) {
-        struct net_socket *c = container_of(pos, struct net_socket, qlink);
-        list_del(&c->qlink);
-        c->parent = NULL;
-        if (!c->dead) {
-            c->dead = true;
-            st->ndead++;
-        }
-    }
-    list_for_each_safe(pos, tmp, &s->syn_q) {
-        struct net_socket *c = container_of(pos, struct net_socket, qlink);
-        list_del(&c->qlink);
-        c->parent = NULL;
-        if (!c->dead) {
-            c->dead = true;
-            st->ndead++;
-        }
-    }
+    orphan_queue(st, &s->accept_q);
+    orphan_queue(st, &s->syn_q);
     if (s->parent) {
         if (s->on_accept_q)
             s->parent->accept_q_len--;
