@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, freeUdpPort, httpGet, makeDocroot, startGuest } from '../support/net.js';
+import { freePort, freeUdpPort, httpGet, makeDocroot, startGuest, udpRoundTrip } from '../support/net.js';
 import { type Outcome, appPath, kernelBuilt, runCli } from '../support/run.js';
 import { startTestDaemon, until } from '../fleet/support.js';
 
@@ -52,18 +52,7 @@ describe.skipIf(!kernelBuilt() || !existsSync(ATTACK) || !existsSync(appPath('ht
     const guest = await startGuest([appPath('udp-echo'), '-p', `${port}:9999/udp`, '--egress', 'none', '--', '9999'], { ready: /listening on port 9999/ });
     const socket = createSocket('udp4');
     try {
-      // UDP may drop: a few tries before calling it lost.
-      let back: Buffer | undefined;
-      for (let attempt = 0; attempt < 5 && !back; attempt++) {
-        back = await new Promise<Buffer | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), 1000);
-          socket.once('message', (m: Buffer) => {
-            clearTimeout(timer);
-            resolve(m);
-          });
-          socket.send('ping', port, '127.0.0.1');
-        });
-      }
+      const back = await udpRoundTrip(socket, 'ping', port, '127.0.0.1');
       expect(back?.toString()).toBe('ping');
       expect(guest.stderr()).not.toContain('refused');
     } finally {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Guest, KeepAlive, exchange, freePort, freeUdpPort, guestStats, httpGet, makeDocroot, parseResponse, startGuest,
+  type Guest, KeepAlive, exchange, freePort, freeUdpPort, guestStats, httpGet, makeDocroot, parseResponse, startGuest, udpRoundTrip,
 } from '../support/net.js';
 import { appPath, kernelBuilt, runCli } from '../support/run.js';
 import { artifacts } from '../../src/project/index.js';
@@ -245,18 +245,7 @@ describe.skipIf(!kernelBuilt() || !existsSync(appPath('echo')))('apps/echo and a
       const sizes = [1, 2, 100, 512, 1000, 1400, 1472, 0];
       for (const size of sizes) {
         const data = randomBytes(size);
-        // UDP may drop: retry a few times before calling it lost.
-        let back: Buffer | undefined;
-        for (let attempt = 0; attempt < 5 && !back; attempt++) {
-          back = await new Promise<Buffer | undefined>((resolve) => {
-            const timer = setTimeout(() => resolve(undefined), 1000);
-            socket.once('message', (m: Buffer) => {
-              clearTimeout(timer);
-              resolve(m);
-            });
-            socket.send(data, port, HOST);
-          });
-        }
+        const back = await udpRoundTrip(socket, data, port, HOST);
         expect(back?.equals(data), `size ${size}`).toBe(true);
       }
     } finally {

@@ -3,7 +3,7 @@
  * left running, free host ports, and small HTTP/TCP/UDP clients that return raw bytes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { type Socket as DgramSocket, createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,22 @@ export function exchange(host: string, port: number, request: Buffer | string, t
     if (halfClose) s.end(request);
     else s.write(request);
   });
+}
+
+/** Sends one datagram and waits for the answer; UDP may drop, so up to five tries of a second each. */
+export async function udpRoundTrip(socket: DgramSocket, data: Buffer | string, port: number, host: string): Promise<Buffer | undefined> {
+  let back: Buffer | undefined;
+  for (let attempt = 0; attempt < 5 && !back; attempt++) {
+    back = await new Promise<Buffer | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 1000);
+      socket.once('message', (m: Buffer) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      socket.send(data, port, host);
+    });
+  }
+  return back;
 }
 
 export interface HttpResponse {
