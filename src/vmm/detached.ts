@@ -9,10 +9,10 @@ import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Accel } from './accel.js';
 import { type NetworkPolicy, UNIKIT_ABI } from '../abi/index.js';
-import { type KernelFlag, buildCmdline } from './cmdline.js';
+import { buildCmdline } from './cmdline.js';
 import { nicArgs, userNetworkFor } from './net.js';
-import { type Machine, STREAM_FDS, qemuArgs } from './qemu-args.js';
-import { DEFAULT_QEMU } from './vm.js';
+import { STREAM_FDS, qemuArgs } from './qemu-args.js';
+import { DEFAULT_QEMU, type GuestSpec } from './vm.js';
 
 export interface PortForward {
   proto: 'tcp' | 'udp';
@@ -21,18 +21,8 @@ export interface PortForward {
   guestPort: number;
 }
 
-export interface DetachedVmOptions {
-  kernel: string;
-  initrd: string;
-  prog: string;
-  argv: string[];
-  env?: string[];
-  cwd?: string;
-  /** Guest RAM in bytes. */
-  memory: number;
+export interface DetachedVmOptions extends GuestSpec {
   accel: Accel;
-  machine?: Machine;
-  verbose?: boolean;
   tscKhz?: number;
   /** Where the program's stdout and stderr go (appended, one file, like a console). */
   consoleFile: string;
@@ -44,8 +34,6 @@ export interface DetachedVmOptions {
   qmpSocket: string;
   /** The control UART's socket QEMU creates (docs/guest-abi.md): write 'T' to stop the program. */
   controlSocket?: string;
-  /** Kernel flags (the image's security level and build choices). */
-  flags?: readonly KernelFlag[];
   /** The guest's name (QEMU -name). */
   name: string;
   /** TCG translation cache in MiB: small keeps an idle VM small (default 4). */
@@ -59,7 +47,6 @@ export interface DetachedVmOptions {
    * host's fence (acquireTap with the policy). Known at deploy time, so not part of the image.
    */
   networkPolicy?: NetworkPolicy;
-  qemuBinary?: string;
 }
 
 export interface DetachedVm {

@@ -1,6 +1,6 @@
 /** Driving QEMU: the guest ABI's command line, accelerator choice, console capture, exit status. */
 export { runVm, DEFAULT_QEMU } from './vm.js';
-export type { VmOptions, VmResult, VmTimings } from './vm.js';
+export type { GuestSpec, VmOptions, VmResult, VmTimings } from './vm.js';
 export { chooseAccel, probeHost, resolveAccel } from './accel.js';
 export type { Accel, AccelRequest, AccelChoice, HostVirt } from './accel.js';
 export { buildCmdline, encodeValue, decodeValue, CMDLINE_MAX } from './cmdline.js';

@@ -31,7 +31,8 @@ function executableExists(binary: string): boolean {
   return (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(`${dir}/${binary}`));
 }
 
-export interface VmOptions {
+/** What boots: unikit's kernel, the initrd and the program, as runVm and launchDetached both take them. */
+export interface GuestSpec {
   kernel: string;
   initrd: string;
   /** The program's path inside the initrd. */
@@ -42,11 +43,15 @@ export interface VmOptions {
   cwd?: string;
   /** Guest RAM in bytes. */
   memory: number;
-  accel?: AccelRequest;
   machine?: Machine;
   verbose?: boolean;
   /** Kernel flags: strict, fast, aslr, wx, ro (docs/guest-abi.md). */
   flags?: readonly KernelFlag[];
+  qemuBinary?: string;
+}
+
+export interface VmOptions extends GuestSpec {
+  accel?: AccelRequest;
   /** Stop the VM after this long (no limit by default). */
   timeoutMs?: number;
   /** Where the program's stdout and stderr go, with backpressure: a slow reader slows the guest. */
@@ -59,7 +64,6 @@ export interface VmOptions {
   onMessage?: (line: string) => void;
   /** Every kernel log line, markers included. */
   onKlog?: (line: string) => void;
-  qemuBinary?: string;
   /** The host TSC frequency to pass; measured (and cached) when absent, not passed when null. */
   tscKhz?: number | null;
   /**
